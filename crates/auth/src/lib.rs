@@ -1,1 +1,20 @@
-//! placeholder until the crate lands
+//! Authentication for every protocol (IMAP, POP3, SMTP submission, webmail): password hashing and
+//! verification, a cache of recently verified credentials, server-side SASL PLAIN and LOGIN, and
+//! throttling of failed logins.
+//!
+//! This crate knows nothing about the store: callers look the account up and pass the stored hash.
+
+mod password;
+
+pub use password::{hash_password, verify_password};
+
+/// Errors from password hashing.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Argon2 refused the parameters or the input (e.g. a password over its maximum length).
+    #[error("password hashing failed: {0}")]
+    Hashing(#[from] argon2::password_hash::Error),
+    /// The Argon2 parameters were rejected.
+    #[error("invalid Argon2 parameters: {0}")]
+    Parameters(#[from] argon2::Error),
+}
