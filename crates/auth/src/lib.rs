@@ -4,8 +4,10 @@
 //!
 //! This crate knows nothing about the store: callers look the account up and pass the stored hash.
 
+mod cache;
 mod password;
 
+pub use cache::VerifiedCache;
 pub use password::{hash_password, verify_password};
 
 /// Errors from password hashing.
