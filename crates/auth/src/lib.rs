@@ -6,9 +6,11 @@
 
 mod cache;
 mod password;
+mod sasl;
 
 pub use cache::VerifiedCache;
 pub use password::{hash_password, verify_password};
+pub use sasl::{Credentials, Mechanism, SaslError, SaslServer, SaslStep, decode_base64_line};
 
 /// Errors from password hashing.
 #[derive(Debug, thiserror::Error)]
