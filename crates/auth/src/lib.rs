@@ -7,10 +7,12 @@
 mod cache;
 mod password;
 mod sasl;
+mod throttle;
 
 pub use cache::VerifiedCache;
 pub use password::{hash_password, verify_password};
 pub use sasl::{Credentials, Mechanism, SaslError, SaslServer, SaslStep, decode_base64_line};
+pub use throttle::{Throttle, ThrottleConfig, Verdict};
 
 /// Errors from password hashing.
 #[derive(Debug, thiserror::Error)]
