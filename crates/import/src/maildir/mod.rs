@@ -1,0 +1,2 @@
+pub struct MaildirReader;
+pub fn maildir_folders() {}
