@@ -48,7 +48,10 @@ mod tests {
     #[test]
     fn whitespace_only_is_empty() {
         assert_eq!(skip_reason(b""), Some("empty message".to_owned()));
-        assert_eq!(skip_reason(b" \r\n\t\r\n"), Some("empty message".to_owned()));
+        assert_eq!(
+            skip_reason(b" \r\n\t\r\n"),
+            Some("empty message".to_owned())
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub struct ImportedMessage {
     pub keywords: Vec<String>,
     /// Unix seconds: the mbox "From " line date; for Maildir the file's mtime (Dovecot's convention).
     pub internal_date: Option<i64>,
-    /// Where the message came from, for reports: "mbox message #12 (line 3456)" or "cur/<file name>".
+    /// Where the message came from, for reports: "mbox message #12 (line 3456)" or `cur/FILE_NAME` / `new/FILE_NAME`.
     pub source: String,
 }
 

@@ -84,7 +84,11 @@ fn numeric_zone(token: &str) -> Option<(bool, u8, u8)> {
         "+" => false,
         _ => return None,
     };
-    Some((before_gmt, digits[..2].parse().ok()?, digits[2..].parse().ok()?))
+    Some((
+        before_gmt,
+        digits[..2].parse().ok()?,
+        digits[2..].parse().ok()?,
+    ))
 }
 
 #[cfg(test)]
@@ -102,7 +106,10 @@ mod tests {
 
     #[test]
     fn thunderbird_dash_sender() {
-        assert_eq!(from_line_date(b"From - Tue Jan 02 15:04:05 2024\r\n"), Some(JAN_2_2024));
+        assert_eq!(
+            from_line_date(b"From - Tue Jan 02 15:04:05 2024\r\n"),
+            Some(JAN_2_2024)
+        );
     }
 
     #[test]

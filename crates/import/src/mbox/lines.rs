@@ -71,13 +71,25 @@ mod tests {
     fn reads_lines_with_their_endings() {
         let mut input: &[u8] = b"one\ntwo\r\nthree";
         let (mut dst, mut head) = (Vec::new(), Vec::new());
-        assert_eq!(read_line_capped(&mut input, &mut dst, 100, &mut head).unwrap(), 4);
+        assert_eq!(
+            read_line_capped(&mut input, &mut dst, 100, &mut head).unwrap(),
+            4
+        );
         assert_eq!(head, b"one\n");
-        assert_eq!(read_line_capped(&mut input, &mut dst, 100, &mut head).unwrap(), 5);
+        assert_eq!(
+            read_line_capped(&mut input, &mut dst, 100, &mut head).unwrap(),
+            5
+        );
         assert_eq!(head, b"two\r\n");
-        assert_eq!(read_line_capped(&mut input, &mut dst, 100, &mut head).unwrap(), 5);
+        assert_eq!(
+            read_line_capped(&mut input, &mut dst, 100, &mut head).unwrap(),
+            5
+        );
         assert_eq!(head, b"three");
-        assert_eq!(read_line_capped(&mut input, &mut dst, 100, &mut head).unwrap(), 0);
+        assert_eq!(
+            read_line_capped(&mut input, &mut dst, 100, &mut head).unwrap(),
+            0
+        );
         assert_eq!(dst, b"one\ntwo\r\nthree");
     }
 

@@ -4,6 +4,7 @@
 
 mod from_line;
 mod lines;
+mod status;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -12,6 +13,7 @@ use std::path::Path;
 use crate::{DEFAULT_MAX_SIZE, Flags, ImportError, ImportedMessage, Item, classify, to_crlf};
 use from_line::from_line_date;
 use lines::read_line_capped;
+use status::apply_status_header;
 
 /// The blank line an mbox writer adds after each message belongs to the file format, not to the
 /// message; the buffer may hold it (up to CRLF) on top of the size limit until it is recognized.
@@ -21,8 +23,8 @@ const SEPARATOR_ALLOWANCE: usize = 2;
 ///
 /// A message starts at a line beginning with "From " that follows a blank line (or opens the file);
 /// `Content-Length:` is ignored, as mutt and Dovecot do. Lines matching `^>+From ` lose one '>'
-/// (mboxrd quoting; for mboxo this un-quotes the lines that were quoted). `Status:` and `X-Status:`
-/// letters become flags; every header is kept as it is in the stored bytes.
+/// (mboxrd quoting; for mboxo this un-quotes the lines that were quoted). Status headers become
+/// flags and keywords (`Status:`, `X-Status:`, `X-Mozilla-Status:`, `X-Keywords:`); every header is kept as it is in the stored bytes.
 pub struct MboxReader<R: BufRead> {
     reader: R,
     max_size: usize,
@@ -45,6 +47,7 @@ struct MessageState {
     internal_date: Option<i64>,
     in_header: bool,
     flags: Flags,
+    keywords: Vec<String>,
     /// Message size in bytes as read (after un-quoting), whether stored or not.
     size: usize,
     oversized: bool,
@@ -59,6 +62,7 @@ impl MessageState {
             internal_date,
             in_header: true,
             flags: Flags::default(),
+            keywords: Vec::new(),
             size: 0,
             oversized: false,
             previous_blank: None,
@@ -163,7 +167,7 @@ impl<R: BufRead> MboxReader<R> {
             if is_blank {
                 current.in_header = false;
             } else {
-                apply_status_header(&self.head, &mut current.flags);
+                apply_status_header(&self.head, &mut current.flags, &mut current.keywords);
             }
         }
         current.previous_blank = is_blank.then_some(line_len);
@@ -210,7 +214,7 @@ impl<R: BufRead> MboxReader<R> {
                 None => Item::Message(ImportedMessage {
                     raw,
                     flags: state.flags,
-                    keywords: Vec::new(),
+                    keywords: state.keywords,
                     internal_date: state.internal_date,
                     source,
                 }),
@@ -219,34 +223,6 @@ impl<R: BufRead> MboxReader<R> {
         self.buf.clear();
         Some(item)
     }
-}
-
-/// mbox status letters (as mutt, Dovecot and Thunderbird write them): `Status: RO`,
-/// `X-Status: AFDT`. R seen, A answered, F flagged, D deleted, T draft; O (old, i.e. not
-/// \Recent) has no stored counterpart.
-fn apply_status_header(line: &[u8], flags: &mut Flags) {
-    let value = if let Some(value) = strip_prefix_ignore_case(line, b"Status:") {
-        value
-    } else if let Some(value) = strip_prefix_ignore_case(line, b"X-Status:") {
-        value
-    } else {
-        return;
-    };
-    for letter in value.trim_ascii() {
-        match letter {
-            b'R' => flags.seen = true,
-            b'A' => flags.answered = true,
-            b'F' => flags.flagged = true,
-            b'D' => flags.deleted = true,
-            b'T' => flags.draft = true,
-            _ => {}
-        }
-    }
-}
-
-fn strip_prefix_ignore_case<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    let (start, rest) = line.split_at_checked(prefix.len())?;
-    start.eq_ignore_ascii_case(prefix).then_some(rest)
 }
 
 impl<R: BufRead> Iterator for MboxReader<R> {

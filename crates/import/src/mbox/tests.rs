@@ -101,7 +101,11 @@ Subject: two\n\
 body\n";
     let items = read_all(mbox);
     assert_eq!(items.len(), 2);
-    assert!(message(&items[0]).raw.starts_with(b"Content-Length: 9999\r\n"));
+    assert!(
+        message(&items[0])
+            .raw
+            .starts_with(b"Content-Length: 9999\r\n")
+    );
     assert_eq!(message(&items[1]).raw, b"Subject: two\r\n\r\nbody\r\n");
 }
 
@@ -117,6 +121,7 @@ Status: D is body text, not a header\n\
 From b Tue Jan  2 15:04:05 2024\n\
 status: O\n\
 x-status: D\n\
+X-Keywords: Work $Later\n\
 \n\
 body\n";
     let items = read_all(mbox);
@@ -140,6 +145,8 @@ body\n";
             ..Flags::default()
         }
     );
+    assert_eq!(second.keywords, ["Work", "$Later"]);
+    assert_eq!(message(&items[0]).keywords, Vec::<String>::new());
 }
 
 #[test]
@@ -170,7 +177,8 @@ fn oversized_single_line_does_not_grow_the_buffer() {
     let mut mbox = b"From a Tue Jan  2 15:04:05 2024\nSubject: x\n\n".to_vec();
     mbox.extend(std::iter::repeat_n(b'x', 1_000_000));
     mbox.extend_from_slice(b"\n\nFrom b Tue Jan  2 15:04:05 2024\nSubject: y\n\nok\n");
-    let mut reader = MboxReader::new(BufReader::with_capacity(4096, &mbox[..])).with_max_size(10_000);
+    let mut reader =
+        MboxReader::new(BufReader::with_capacity(4096, &mbox[..])).with_max_size(10_000);
     let first = reader.next().unwrap().unwrap();
     assert!(skip_reason(&first).contains("larger than the limit"));
     assert!(reader.buf.capacity() <= 10_002, "{}", reader.buf.capacity());
@@ -257,7 +265,10 @@ fn open_mbox_reads_a_file_and_counts_bytes() {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(TWO_MESSAGES).unwrap();
     let mut reader = open_mbox(file.path()).unwrap();
-    let count = reader.by_ref().filter(|item| matches!(item, Ok(Item::Message(_)))).count();
+    let count = reader
+        .by_ref()
+        .filter(|item| matches!(item, Ok(Item::Message(_))))
+        .count();
     assert_eq!(count, 2);
     assert_eq!(reader.bytes_read(), TWO_MESSAGES.len() as u64);
 
@@ -277,10 +288,16 @@ fn memory_stays_bounded_over_many_messages() {
             let body_lines = (n % 97) as usize;
             let mut message = format!("Subject: message {n}\nMessage-ID: <{n}@example.com>\n\n");
             for line in 0..body_lines {
-                message.push_str(&format!("line {line} of message {n}, with some padding text\n"));
+                message.push_str(&format!(
+                    "line {line} of message {n}, with some padding text\n"
+                ));
             }
             biggest = biggest.max(to_crlf(message.as_bytes()).len());
-            write!(out, "From sender@example.com Tue Jan  2 15:04:05 2024\n{message}\n").unwrap();
+            write!(
+                out,
+                "From sender@example.com Tue Jan  2 15:04:05 2024\n{message}\n"
+            )
+            .unwrap();
         }
         out.flush().unwrap();
     }
@@ -294,9 +311,16 @@ fn memory_stays_bounded_over_many_messages() {
             Item::Skipped { source, reason } => panic!("{source}: {reason}"),
         };
         largest_capacity = largest_capacity.max(message.raw.capacity());
-        assert!(reader.buf.capacity() < biggest * 2, "{}", reader.buf.capacity());
+        assert!(
+            reader.buf.capacity() < biggest * 2,
+            "{}",
+            reader.buf.capacity()
+        );
         messages += 1;
     }
     assert_eq!(messages, 20_000);
-    assert!(largest_capacity < biggest * 2, "{largest_capacity} vs {biggest}");
+    assert!(
+        largest_capacity < biggest * 2,
+        "{largest_capacity} vs {biggest}"
+    );
 }
