@@ -791,3 +791,37 @@ fn mutated_messages_never_panic() {
         parse_checked(&random);
     }
 }
+
+#[test]
+fn html_only_preview_and_optional_part_fields() {
+    let raw = crlf(
+        "Subject: html\n\
+Content-Type: multipart/mixed; boundary=m\n\
+\n\
+--m\n\
+Content-Type: text/html; charset=utf-8\n\
+Content-Language: en, de\n\
+Content-Location: https://example.org/page\n\
+Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\n\
+\n\
+<html><head><title>t</title></head><body><h1>Big   news</h1><p>today</p></body></html>\n\
+--m\n\
+Content-Type: application/octet-stream; name*=utf-8''%E2%82%AC%20rates.xls\n\
+Content-Disposition: inline\n\
+\n\
+data\n\
+--m--\n",
+    );
+    let parsed = parse_checked(&raw);
+    let root = &parsed.summary.structure;
+    let html = root.section(&[1]).unwrap();
+    assert_eq!(html.language, ["en", "de"]);
+    assert_eq!(html.location.as_deref(), Some("https://example.org/page"));
+    assert_eq!(html.md5.as_deref(), Some("Q2hlY2sgSW50ZWdyaXR5IQ=="));
+    assert_eq!(parsed.summary.preview, "Big news today");
+    // RFC 2231 parameters arrive decoded.
+    let file = root.section(&[2]).unwrap();
+    assert_eq!(param(file, "name"), Some("€ rates.xls"));
+    // An inline non-text leaf is not an attachment.
+    assert!(!parsed.summary.has_attachments);
+}

@@ -138,7 +138,7 @@ pub(crate) fn search_text_and_preview(
             body
         };
         let text = decoded_text(part, body);
-        let text = if is_html { html_to_text(&text) } else { text };
+        let text = if is_html { html_text(&text) } else { text };
         if wanted_for_preview {
             let preview = Some(preview(&text));
             if is_html {
@@ -180,6 +180,74 @@ fn decoded_text(part: &Part, body: &[u8]) -> String {
         Some(decode_charset) => decode_charset(bytes),
         None => String::from_utf8_lossy(bytes).into_owned(),
     }
+}
+
+/// The text of an HTML part. mail-parser's `html_to_text` only breaks words at `<br>` and
+/// `</p>`, so `<h1>news</h1><p>today` would read "newstoday": a space goes before every
+/// block-level tag first.
+fn html_text(html: &str) -> String {
+    const BLOCK_TAGS: &[&str] = &[
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "caption",
+        "center",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "option",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "title",
+        "tr",
+        "ul",
+    ];
+    let mut spaced = String::with_capacity(html.len() + html.len() / 16);
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        let (before, tag) = rest.split_at(open);
+        spaced.push_str(before);
+        let name: String = tag[1..]
+            .trim_start_matches('/')
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .map(|ch| ch.to_ascii_lowercase())
+            .collect();
+        if BLOCK_TAGS.contains(&name.as_str()) {
+            spaced.push(' ');
+        }
+        spaced.push('<');
+        rest = &tag[1..];
+    }
+    spaced.push_str(rest);
+    html_to_text(&spaced)
 }
 
 fn preview(text: &str) -> String {
@@ -284,6 +352,14 @@ mod tests {
         let cut = preview(&long);
         assert_eq!(cut.chars().count(), PREVIEW_CHARS - 1);
         assert!(cut.starts_with("word word"));
+    }
+
+    #[test]
+    fn html_blocks_separate_words() {
+        let text =
+            html_text("<h1>Big news</h1><p>today</p><ul><li>one</li><li>two</li></ul>a<b>b</b>");
+        let words: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(words, ["Big", "news", "today", "one", "two", "ab"]);
     }
 
     #[test]
