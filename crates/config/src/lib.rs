@@ -1,1 +1,296 @@
-//! placeholder until the crate lands
+//! Tern's configuration: one TOML file, every key with a documented default.
+//!
+//! [`DEFAULT_CONFIG`] is the commented default file that `tern config default` prints; a test
+//! checks that it parses to exactly [`Config::default`], so the two cannot drift apart.
+
+mod size;
+
+pub use size::{format_size, parse_size};
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid size {0:?}: use a number with an optional K, M, G or T suffix")]
+    Size(String),
+    #[error("invalid setting {key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the store, blobs, certificate and `listening.json` live.
+    pub data_dir: PathBuf,
+    /// The server's name in greetings and Received headers.
+    pub hostname: String,
+    /// Which services listen where. Absent: every service on its default loopback port.
+    /// Present: only the keys given (port 0 = an ephemeral port).
+    pub listen: Option<Listen>,
+    pub tls: Tls,
+    pub limits: Limits,
+    pub log: Log,
+}
+
+/// Listen addresses per service (DESIGN.md §2); `None` disables the service.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listen {
+    pub smtp: Option<String>,
+    pub submission: Option<String>,
+    pub submissions: Option<String>,
+    pub imap: Option<String>,
+    pub imaps: Option<String>,
+    pub pop3: Option<String>,
+    pub pop3s: Option<String>,
+    pub http: Option<String>,
+    pub https: Option<String>,
+}
+
+impl Listen {
+    /// The embedded default: every service on loopback, on ports that need no privileges.
+    pub fn loopback_defaults() -> Listen {
+        let at = |port: u16| Some(format!("127.0.0.1:{port}"));
+        Listen {
+            smtp: at(2525),
+            submission: at(2587),
+            submissions: at(2465),
+            imap: at(2143),
+            imaps: at(2993),
+            pop3: at(2110),
+            pop3s: at(2995),
+            http: at(2095),
+            https: at(2096),
+        }
+    }
+
+    /// `(service, address)` for every enabled service, in a fixed order.
+    pub fn enabled(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("smtp", &self.smtp),
+            ("submission", &self.submission),
+            ("submissions", &self.submissions),
+            ("imap", &self.imap),
+            ("imaps", &self.imaps),
+            ("pop3", &self.pop3),
+            ("pop3s", &self.pop3s),
+            ("http", &self.http),
+            ("https", &self.https),
+        ]
+        .into_iter()
+        .filter_map(|(name, addr)| addr.as_deref().map(|a| (name, a)))
+        .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// PEM certificate chain; empty = a self-signed certificate made once in `data_dir/tls`.
+    pub cert: PathBuf,
+    /// PEM private key; empty = self-signed.
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Connections in total, all services together.
+    pub max_connections: usize,
+    /// Connections from one client address (IPv6: one /64).
+    pub max_connections_per_ip: usize,
+    /// Largest message accepted, as a size like "50M".
+    pub max_message_size: String,
+    /// Seconds a session may stay silent before it is closed (IMAP's is 30 minutes, RFC 9051 §5.4).
+    pub idle_timeout_secs: u64,
+    /// Seconds sessions get to finish on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 10_000,
+            max_connections_per_ip: 50,
+            max_message_size: "50M".into(),
+            idle_timeout_secs: 1800,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// "text" (human-readable) or "json".
+    pub format: String,
+    /// A tracing filter such as "info" or "tern=debug,info".
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Log {
+        Log {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            data_dir: PathBuf::from("tern-data"),
+            hostname: "localhost".into(),
+            listen: None,
+            tls: Tls::default(),
+            limits: Limits::default(),
+            log: Log::default(),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config = Config::from_toml(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// The services to run: the `[listen]` table as given, or every default.
+    pub fn listeners(&self) -> Listen {
+        self.listen
+            .clone()
+            .unwrap_or_else(Listen::loopback_defaults)
+    }
+
+    pub fn max_message_size(&self) -> Result<u64, ConfigError> {
+        parse_size(&self.limits.max_message_size)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.max_message_size()?;
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(ConfigError::Invalid {
+                key: "log.format",
+                reason: format!("{:?} is neither \"text\" nor \"json\"", self.log.format),
+            });
+        }
+        if self.hostname.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "hostname",
+                reason: "empty".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The full default configuration, commented; `tern config default` prints it.
+pub const DEFAULT_CONFIG: &str = r#"# Tern configuration. Every key is optional; shown here with its default.
+
+# Where the store (store.sqlite), message blobs (blobs/), the self-signed certificate (tls/)
+# and listening.json live. `tern --data-dir DIR` overrides it.
+data_dir = "tern-data"
+
+# The server's name in SMTP/IMAP/POP3 greetings and Received headers.
+hostname = "localhost"
+
+# Which services listen where. Without a [listen] table every service listens on its default
+# loopback port below; with one, only the keys given run. Port 0 picks a free port (the actual
+# addresses are written to <data_dir>/listening.json). A production server uses the standard
+# ports: 25, 587, 465, 143, 993, 110, 995, 80, 443.
+# [listen]
+# smtp = "127.0.0.1:2525"          # MX, STARTTLS offered
+# submission = "127.0.0.1:2587"    # STARTTLS, AUTH required
+# submissions = "127.0.0.1:2465"   # implicit TLS
+# imap = "127.0.0.1:2143"          # STARTTLS
+# imaps = "127.0.0.1:2993"         # implicit TLS
+# pop3 = "127.0.0.1:2110"          # STLS
+# pop3s = "127.0.0.1:2995"         # implicit TLS
+# http = "127.0.0.1:2095"          # webmail and admin API
+# https = "127.0.0.1:2096"
+
+[tls]
+# PEM paths. Empty: a self-signed certificate is made on first start in <data_dir>/tls/.
+cert = ""
+key = ""
+
+[limits]
+max_connections = 10000            # all services together
+max_connections_per_ip = 50        # per client address (IPv6: per /64)
+max_message_size = "50M"           # K, M, G suffixes (powers of 1024)
+idle_timeout_secs = 1800           # IMAP autologout is 30 minutes (RFC 9051 §5.4)
+shutdown_grace_secs = 10           # on SIGTERM/SIGINT, time sessions get to finish
+
+[log]
+format = "text"                    # "text" or "json"; `--log-format` overrides it
+level = "info"                     # a tracing filter, e.g. "tern=debug,info"; RUST_LOG overrides it
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_default_is_the_default() {
+        let parsed = Config::from_toml(DEFAULT_CONFIG).unwrap();
+        assert_eq!(parsed, Config::default());
+        parsed.validate().unwrap();
+    }
+
+    #[test]
+    fn the_commented_listen_table_is_the_loopback_default() {
+        let uncommented: String = DEFAULT_CONFIG
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|r| r.starts_with("[listen]") || r.contains("127.0.0.1"))
+                    .unwrap_or(l)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let parsed = Config::from_toml(&uncommented).unwrap();
+        assert_eq!(parsed.listen, Some(Listen::loopback_defaults()));
+    }
+
+    #[test]
+    fn a_listen_table_runs_only_the_services_it_names() {
+        let c = Config::from_toml("[listen]\nimap = \"127.0.0.1:0\"\n").unwrap();
+        assert_eq!(c.listeners().enabled(), vec![("imap", "127.0.0.1:0")]);
+        assert_eq!(Config::default().listeners().enabled().len(), 9);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(Config::from_toml("datadir = \"x\"").is_err());
+        assert!(Config::from_toml("[listen]\nftp = \"127.0.0.1:21\"").is_err());
+        let c = Config::from_toml("[limits]\nmax_message_size = \"lots\"").unwrap();
+        assert!(c.validate().is_err());
+        let c = Config::from_toml("[log]\nformat = \"xml\"").unwrap();
+        assert!(c.validate().is_err());
+    }
+}

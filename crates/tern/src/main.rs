@@ -1,1 +1,79 @@
-fn main() {}
+//! `tern`: the whole mail service in one program. This file only parses the command line and
+//! dispatches; each command family lives in its own module.
+
+mod admin;
+mod cli;
+mod demo;
+mod import;
+mod logging;
+mod serve;
+mod unavailable;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use cli::{Cli, Command, ConfigCommand};
+use std::sync::Arc;
+use tern_config::Config;
+use tern_store::SqliteStore;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tern: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    if let Command::Config {
+        command: ConfigCommand::Default,
+    } = cli.command
+    {
+        print!("{}", tern_config::DEFAULT_CONFIG);
+        return Ok(());
+    }
+    let config = load_config(&cli)?;
+    logging::init(&config, cli.log_format.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { demo } => serve::run(config, demo).await,
+            Command::Config { .. } => Ok(()),
+            command => {
+                let store = open_store(&config)?;
+                let result = match command {
+                    Command::Domain { command } => admin::domain(&store, command).await,
+                    Command::User { command } => admin::user(&store, command).await,
+                    Command::Alias { command } => admin::alias(&store, command).await,
+                    Command::Import(args) => import::run(&store, args).await,
+                    Command::Serve { .. } | Command::Config { .. } => Ok(()),
+                };
+                store.close();
+                result
+            }
+        }
+    })
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    let mut config = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+pub(crate) fn open_store(config: &Config) -> Result<Arc<SqliteStore>> {
+    let store = SqliteStore::open(&config.data_dir)
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    Ok(Arc::new(store))
+}

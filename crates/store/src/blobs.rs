@@ -1,0 +1,192 @@
+//! The content-addressed blob directory: one file per distinct message, named by the hex
+//! SHA-256 of its bytes, under a two-level fan-out (`ab/cdef…`).
+//!
+//! A blob is written to a temporary file, fsynced, renamed into place and its directory
+//! fsynced before any metadata refers to it (DESIGN.md §4), so a committed row never points
+//! at a missing or partial file.
+
+use crate::error::Result;
+use crate::types::BlobId;
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncRead, ReadBuf};
+
+pub(crate) struct BlobDir {
+    root: PathBuf,
+}
+
+const TMP_DIR: &str = "tmp";
+
+impl BlobDir {
+    pub(crate) fn open(root: PathBuf) -> Result<BlobDir> {
+        fs::create_dir_all(root.join(TMP_DIR))?;
+        Ok(BlobDir { root })
+    }
+
+    pub(crate) fn id_of(raw: &[u8]) -> BlobId {
+        BlobId(hex::encode(Sha256::digest(raw)))
+    }
+
+    pub(crate) fn path(&self, id: &BlobId) -> Result<PathBuf> {
+        let hex = &id.0;
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(crate::StoreError::Corrupt(format!("bad blob id {hex:?}")));
+        }
+        Ok(self.root.join(&hex[..2]).join(&hex[2..]))
+    }
+
+    pub(crate) fn exists(&self, id: &BlobId) -> Result<bool> {
+        Ok(self.path(id)?.exists())
+    }
+
+    /// Writes `raw` durably unless a blob with that content is already there. Blocking.
+    pub(crate) fn write(&self, id: &BlobId, raw: &[u8]) -> Result<()> {
+        self.write_many(&[(id, raw)])
+    }
+
+    /// Writes several blobs: each file fsynced and renamed into place, then each directory
+    /// that received one fsynced once (a batch shares the directory syncs).
+    pub(crate) fn write_many(&self, items: &[(&BlobId, &[u8])]) -> Result<()> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for (id, raw) in items {
+            let path = self.path(id)?;
+            if path.exists() {
+                continue;
+            }
+            let dir = path
+                .parent()
+                .ok_or_else(|| crate::StoreError::Corrupt("blob path has no parent".into()))?
+                .to_path_buf();
+            if !dir.exists() {
+                fs::create_dir_all(&dir)?;
+                sync_dir(&self.root)?;
+            }
+            let tmp = self.root.join(TMP_DIR).join(format!(
+                "{}.{}.{}",
+                &id.0,
+                std::process::id(),
+                rand::random::<u64>()
+            ));
+            let result = (|| -> io::Result<()> {
+                let mut file = File::create(&tmp)?;
+                file.write_all(raw)?;
+                file.sync_all()?;
+                fs::rename(&tmp, &path)
+            })();
+            if result.is_err() {
+                let _ = fs::remove_file(&tmp);
+            }
+            result?;
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        for dir in dirs {
+            sync_dir(&dir)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn remove(&self, id: &BlobId) -> Result<()> {
+        match fs::remove_file(self.path(id)?) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn read(&self, id: &BlobId) -> Result<Vec<u8>> {
+        Ok(fs::read(self.path(id)?)?)
+    }
+
+    pub(crate) fn open_file(&self, id: &BlobId) -> Result<File> {
+        Ok(File::open(self.path(id)?)?)
+    }
+
+    /// Temporary files left by a crash mid-write. Only files older than `age` are removed,
+    /// since another process (the CLI's import) may be writing right now.
+    pub(crate) fn sweep_tmp(&self, age: Duration) -> Result<usize> {
+        let mut removed = 0;
+        let cutoff = SystemTime::now() - age;
+        for entry in fs::read_dir(self.root.join(TMP_DIR))? {
+            let entry = entry?;
+            let old = entry
+                .metadata()?
+                .modified()
+                .map(|m| m < cutoff)
+                .unwrap_or(false);
+            if old && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Every blob file present (for collecting files orphaned by a crash between blob write
+    /// and metadata commit).
+    pub(crate) fn list(&self) -> Result<Vec<(BlobId, SystemTime)>> {
+        let mut out = Vec::new();
+        for fan in fs::read_dir(&self.root)? {
+            let fan = fan?;
+            let name = fan.file_name().to_string_lossy().into_owned();
+            if name.len() != 2 || !fan.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(fan.path())? {
+                let entry = entry?;
+                let modified = entry.metadata()?.modified()?;
+                let rest = entry.file_name().to_string_lossy().into_owned();
+                out.push((BlobId(format!("{name}{rest}")), modified));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// fsync a directory so a rename or create in it survives a crash.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// A message's bytes, streamed from its blob file.
+pub struct BlobReader {
+    file: tokio::fs::File,
+    len: u64,
+}
+
+impl BlobReader {
+    pub(crate) fn new(file: File) -> Result<BlobReader> {
+        let len = file.metadata()?.len();
+        Ok(BlobReader {
+            file: tokio::fs::File::from_std(file),
+            len,
+        })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The underlying file, for seeking to a part's offset.
+    pub fn into_file(self) -> tokio::fs::File {
+        self.file
+    }
+}
+
+impl AsyncRead for BlobReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.file).poll_read(cx, buf)
+    }
+}

@@ -1,0 +1,315 @@
+//! The SQLite engine: one writer thread that group-commits, and a pool of readers.
+//!
+//! All writes of the process go through one thread. It takes every job waiting in its queue,
+//! runs each inside its own SAVEPOINT of one transaction, and commits once: many appends
+//! share one WAL fsync (group commit) without weakening durability, since no job is answered
+//! before the COMMIT that holds it returned. Serializing writes also makes UID assignment and
+//! quota checks race-free inside the process; `BEGIN IMMEDIATE` does the same against other
+//! processes (the admin CLI) sharing the database.
+
+use crate::blobs::BlobDir;
+use crate::error::{Result, StoreError};
+use crate::feed::ChangeFeed;
+use crate::types::{AccountId, BlobId, Change};
+use rusqlite::{Connection, OpenFlags};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Upper bound of jobs in one group commit, so one transaction stays short.
+const MAX_BATCH: usize = 256;
+/// How long a connection waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_IDLE_READERS: usize = 8;
+
+/// Changes a job made, published only once its transaction committed.
+pub(crate) type Changes = Vec<(AccountId, Change)>;
+
+/// What a job hands back to the writer: whether to keep its savepoint, what to publish, and
+/// how to answer its caller once the fate of the transaction is known.
+struct Done {
+    ok: bool,
+    changes: Changes,
+    reply: Box<dyn FnOnce(Option<String>) + Send>,
+}
+
+/// A write job; it gets `None` when no transaction could be opened.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Done + Send>;
+
+pub(crate) struct Engine {
+    path: PathBuf,
+    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // DESIGN.md §4: WAL, and synchronous=FULL so a COMMIT that returned survives power loss.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl Engine {
+    pub(crate) fn start(
+        path: PathBuf,
+        feed: Arc<ChangeFeed>,
+        blobs: Arc<BlobDir>,
+    ) -> Result<Engine> {
+        let mut conn = open_connection(&path)?;
+        super::schema::migrate(&mut conn)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer_loop(conn, rx, feed, blobs))?;
+        Ok(Engine {
+            path,
+            writer: Mutex::new(Some(tx)),
+            writer_thread: Mutex::new(Some(thread)),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs `f` in the writer's transaction and answers after the COMMIT is durable.
+    pub(crate) async fn write<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection, &mut Changes) -> Result<R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<R>>();
+        let job: Job = Box::new(move |conn| {
+            let Some(conn) = conn else {
+                return Done {
+                    ok: false,
+                    changes: Vec::new(),
+                    reply: Box::new(move |_| {
+                        let _ = tx.send(Err(StoreError::Closed));
+                    }),
+                };
+            };
+            let mut changes = Vec::new();
+            match f(conn, &mut changes) {
+                Ok(value) => Done {
+                    ok: true,
+                    changes,
+                    reply: Box::new(move |commit_error| {
+                        let _ = tx.send(match commit_error {
+                            None => Ok(value),
+                            Some(e) => Err(StoreError::Corrupt(format!("commit failed: {e}"))),
+                        });
+                    }),
+                },
+                Err(e) => Done {
+                    ok: false,
+                    changes: Vec::new(),
+                    reply: Box::new(move |_| {
+                        let _ = tx.send(Err(e));
+                    }),
+                },
+            }
+        });
+        {
+            let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let sender = writer.as_ref().ok_or(StoreError::Closed)?;
+            sender.send(job).map_err(|_| StoreError::Closed)?;
+        }
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a reader connection in the blocking pool.
+    pub(crate) async fn read<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let conn = {
+            let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+            pool.pop()
+        };
+        let path = self.path.clone();
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let conn = match conn {
+                Some(c) => c,
+                None => match open_connection(&path) {
+                    Ok(c) => c,
+                    Err(e) => return (None, Err(e)),
+                },
+            };
+            let result = f(&conn);
+            (Some(conn), result)
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("reader task failed: {e}")))?;
+        if let Some(conn) = conn {
+            let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < MAX_IDLE_READERS {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+
+    /// Stops the writer after the jobs already queued, and waits for it.
+    pub(crate) fn close(&self) {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = self
+            .writer_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn writer_loop(
+    conn: Connection,
+    rx: mpsc::Receiver<Job>,
+    feed: Arc<ChangeFeed>,
+    blobs: Arc<BlobDir>,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "store: cannot begin a write transaction");
+            for job in batch {
+                (job(None).reply)(Some(e.to_string()));
+            }
+            continue;
+        }
+        let mut done = Vec::with_capacity(batch.len());
+        for job in batch {
+            done.push(run_in_savepoint(&conn, job));
+        }
+        let unreferenced = collect_unreferenced(&conn);
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                let mut changes = Vec::new();
+                for d in &mut done {
+                    changes.append(&mut d.changes);
+                }
+                // Files go before the answers, so a caller that removed a message finds its
+                // blob gone when it looks (and tests can check it deterministically).
+                remove_unreferenced_files(&conn, &blobs, unreferenced);
+                feed.publish(changes);
+                for d in done {
+                    (d.reply)(None);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store: commit failed");
+                let _ = conn.execute_batch("ROLLBACK");
+                for d in done {
+                    (d.reply)(Some(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Runs one job inside its own savepoint, so its failure (or panic) undoes only its own work.
+fn run_in_savepoint(conn: &Connection, job: Job) -> Done {
+    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        return job_failed(job, e.to_string());
+    }
+    let done = std::panic::catch_unwind(AssertUnwindSafe(|| job(Some(conn))));
+    match done {
+        Ok(done) if done.ok => {
+            if let Err(e) = conn.execute_batch("RELEASE job") {
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                (done.reply)(Some(e.to_string()));
+                return Done {
+                    ok: false,
+                    changes: Vec::new(),
+                    reply: Box::new(|_| {}),
+                };
+            }
+            done
+        }
+        Ok(done) => {
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            done
+        }
+        Err(_) => {
+            tracing::error!("store: a write job panicked; its changes were rolled back");
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            Done {
+                ok: false,
+                changes: Vec::new(),
+                reply: Box::new(|_| {}),
+            }
+        }
+    }
+}
+
+fn job_failed(job: Job, error: String) -> Done {
+    let done = job(None);
+    (done.reply)(Some(error));
+    Done {
+        ok: false,
+        changes: Vec::new(),
+        reply: Box::new(|_| {}),
+    }
+}
+
+/// Drops blob rows nobody refers to any more, inside the batch's transaction.
+fn collect_unreferenced(conn: &Connection) -> Vec<BlobId> {
+    let result = (|| -> rusqlite::Result<Vec<BlobId>> {
+        let mut stmt =
+            conn.prepare_cached("DELETE FROM blobs WHERE refcount <= 0 RETURNING hash")?;
+        let rows = stmt.query_map([], |r| Ok(BlobId(r.get(0)?)))?;
+        rows.collect()
+    })();
+    result.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "store: collecting unreferenced blobs failed");
+        Vec::new()
+    })
+}
+
+/// Unlinks the files of collected blobs. Under the write lock, and only where no row has
+/// come back for that content meanwhile (another process may have stored it again).
+fn remove_unreferenced_files(conn: &Connection, blobs: &BlobDir, ids: Vec<BlobId>) {
+    if ids.is_empty() {
+        return;
+    }
+    let result = (|| -> Result<()> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut stmt = conn.prepare_cached("SELECT 1 FROM blobs WHERE hash = ?1")?;
+        for id in &ids {
+            if !stmt.exists([&id.0])? {
+                blobs.remove(id)?;
+            }
+        }
+        conn.execute_batch("COMMIT")?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = conn.execute_batch("ROLLBACK");
+        tracing::warn!(error = %e, "store: removing unreferenced blob files failed; a later sweep will");
+    }
+}

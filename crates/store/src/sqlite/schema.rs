@@ -1,0 +1,136 @@
+//! Schema versions and their migrations. `PRAGMA user_version` holds the version; a store
+//! written by a newer Tern is refused rather than guessed at.
+
+use crate::error::{Result, StoreError};
+use rusqlite::Connection;
+
+/// The schema this binary writes. Bump it with a new entry in [`MIGRATIONS`].
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
+const V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE domains (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    quota      INTEGER,
+    bytes_used INTEGER NOT NULL DEFAULT 0,
+    created    INTEGER NOT NULL
+);
+
+CREATE TABLE accounts (
+    id            INTEGER PRIMARY KEY,
+    domain_id     INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+    email         TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    quota         INTEGER,
+    bytes_used    INTEGER NOT NULL DEFAULT 0,
+    message_count INTEGER NOT NULL DEFAULT 0,
+    created       INTEGER NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts(domain_id);
+
+-- source is 'local@domain' or '@domain' (catch-all); target any address.
+CREATE TABLE aliases (
+    source    TEXT NOT NULL,
+    target    TEXT NOT NULL,
+    domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+    PRIMARY KEY (source, target)
+) WITHOUT ROWID;
+CREATE INDEX aliases_domain ON aliases(domain_id);
+
+CREATE TABLE mailboxes (
+    id             INTEGER PRIMARY KEY,
+    account_id     INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name           TEXT NOT NULL,
+    special_use    TEXT,
+    subscribed     INTEGER NOT NULL DEFAULT 1,
+    uid_validity   INTEGER NOT NULL,
+    uid_next       INTEGER NOT NULL DEFAULT 1,
+    highest_modseq INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (account_id, name)
+);
+
+-- One row per distinct message content; the file is blobs/<hash[..2]>/<hash[2..]>.
+CREATE TABLE blobs (
+    id       INTEGER PRIMARY KEY,
+    hash     TEXT NOT NULL UNIQUE,
+    size     INTEGER NOT NULL,
+    refcount INTEGER NOT NULL DEFAULT 0,
+    summary  BLOB NOT NULL
+);
+CREATE INDEX blobs_unreferenced ON blobs(refcount) WHERE refcount <= 0;
+
+CREATE TABLE messages (
+    mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid           INTEGER NOT NULL,
+    account_id    INTEGER NOT NULL,
+    modseq        INTEGER NOT NULL,
+    flags         INTEGER NOT NULL DEFAULT 0,
+    keywords      TEXT NOT NULL DEFAULT '',
+    internal_date INTEGER NOT NULL,
+    save_date     INTEGER NOT NULL,
+    size          INTEGER NOT NULL,
+    blob_id       INTEGER NOT NULL REFERENCES blobs(id),
+    PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+CREATE INDEX messages_blob ON messages(blob_id, mailbox_id);
+
+-- RFC 7162 §3.2.10: expunged UIDs with the MODSEQ of their expunge, for VANISHED.
+CREATE TABLE expunged (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    modseq     INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+
+-- Quota usage and blob references are kept by triggers, so every path that adds or removes
+-- a message (cascading deletes of mailboxes, accounts and domains included) counts them in
+-- the same transaction (DESIGN.md §4).
+CREATE TRIGGER message_added AFTER INSERT ON messages BEGIN
+    UPDATE blobs SET refcount = refcount + 1 WHERE id = NEW.blob_id;
+    UPDATE accounts SET bytes_used = bytes_used + NEW.size, message_count = message_count + 1
+        WHERE id = NEW.account_id;
+    UPDATE domains SET bytes_used = bytes_used + NEW.size
+        WHERE id = (SELECT domain_id FROM accounts WHERE id = NEW.account_id);
+END;
+CREATE TRIGGER message_removed AFTER DELETE ON messages BEGIN
+    UPDATE blobs SET refcount = refcount - 1 WHERE id = OLD.blob_id;
+    UPDATE accounts SET bytes_used = bytes_used - OLD.size, message_count = message_count - 1
+        WHERE id = OLD.account_id;
+    UPDATE domains SET bytes_used = bytes_used - OLD.size
+        WHERE id = (SELECT domain_id FROM accounts WHERE id = OLD.account_id);
+END;
+"#;
+
+/// Brings the schema up to [`SCHEMA_VERSION`], each step in its own transaction.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated while we waited for the lock.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now > from as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", from as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = from + 1, "store schema migrated");
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! `tern serve`: open the store, bind every configured listener, report the addresses in
+//! `<data_dir>/listening.json`, serve until SIGTERM/SIGINT, then drain sessions.
+
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tern_config::Config;
+use tern_net::{ConnLimiter, Limits, Listener, Shutdown, TlsMode};
+
+/// Services whose clients expect TLS from the first byte.
+fn tls_mode(service: &str) -> TlsMode {
+    match service {
+        "submissions" | "imaps" | "pop3s" | "https" => TlsMode::Implicit,
+        _ => TlsMode::Plain,
+    }
+}
+
+pub async fn run(config: Config, demo: bool) -> Result<()> {
+    tern_net::install_crypto_provider();
+    let store = crate::open_store(&config)?;
+    if demo {
+        crate::demo::seed(&store, &config.hostname).await?;
+    }
+    {
+        // Blobs orphaned by a crash between blob write and commit: collected in the background.
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            match store.collect_garbage().await {
+                Ok(report) => tracing::info!(?report, "store garbage collected"),
+                Err(e) => tracing::warn!(error = %e, "store garbage collection failed"),
+            }
+        });
+    }
+    let tls = tern_net::load_or_create_tls(
+        &config.tls.cert,
+        &config.tls.key,
+        &config.data_dir,
+        &config.hostname,
+    )
+    .context("setting up TLS")?;
+    let limiter = ConnLimiter::new(Limits {
+        max_connections: config.limits.max_connections,
+        max_per_ip: config.limits.max_connections_per_ip,
+        ..Limits::default()
+    });
+
+    let mut listeners = Vec::new();
+    for (service, addr) in config.listeners().enabled() {
+        let listener = Listener::bind(
+            service,
+            addr,
+            tls_mode(service),
+            Some(Arc::clone(&tls)),
+            Arc::clone(&limiter),
+        )
+        .await
+        .with_context(|| format!("binding {service} on {addr}"))?;
+        listeners.push(listener);
+    }
+    let addresses: BTreeMap<&str, String> = listeners
+        .iter()
+        .map(|l| (l.service(), l.local_addr().to_string()))
+        .collect();
+    write_listening(&config.data_dir, &addresses)?;
+
+    let (trigger, shutdown) = Shutdown::new();
+    let hostname: Arc<str> = Arc::from(config.hostname.as_str());
+    let mut serving = Vec::new();
+    for listener in listeners {
+        let service = listener.service();
+        let hostname = Arc::clone(&hostname);
+        serving.push(tokio::spawn(
+            listener.serve(shutdown.clone(), move |conn| {
+                crate::unavailable::answer(conn, service, Arc::clone(&hostname))
+            }),
+        ));
+    }
+    tracing::info!(data_dir = %config.data_dir.display(), "tern is running");
+
+    tern_net::wait_for_signal().await;
+    tracing::info!("shutting down: no new connections, sessions get a grace period");
+    trigger.trigger();
+    for task in serving {
+        let _ = task.await;
+    }
+    let grace = Duration::from_secs(config.limits.shutdown_grace_secs);
+    tern_net::drain(&trigger.sessions(), grace).await;
+    let _ = std::fs::remove_file(config.data_dir.join("listening.json"));
+    store.close();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Written atomically (temp file + rename), so a reader never sees half a file.
+fn write_listening(data_dir: &Path, addresses: &BTreeMap<&str, String>) -> Result<()> {
+    let path = data_dir.join("listening.json");
+    let tmp = data_dir.join("listening.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(addresses)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
