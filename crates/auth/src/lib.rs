@@ -2,13 +2,16 @@
 //! verification, a cache of recently verified credentials, server-side SASL PLAIN and LOGIN, and
 //! throttling of failed logins.
 //!
-//! This crate knows nothing about the store: callers look the account up and pass the stored hash.
+//! The hashing, SASL and throttling pieces know nothing about the store; [`Authenticator`]
+//! joins them with the store's account look-up into the one login path every protocol uses.
 
+mod authenticator;
 mod cache;
 mod password;
 mod sasl;
 mod throttle;
 
+pub use authenticator::{Authenticator, LoginError};
 pub use cache::VerifiedCache;
 pub use password::{hash_password, verify_password};
 pub use sasl::{Credentials, Mechanism, SaslError, SaslServer, SaslStep, decode_base64_line};

@@ -7,6 +7,7 @@ mod demo;
 mod import;
 mod logging;
 mod serve;
+mod services;
 mod unavailable;
 
 use anyhow::{Context, Result};

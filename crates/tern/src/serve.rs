@@ -1,13 +1,16 @@
 //! `tern serve`: open the store, bind every configured listener, report the addresses in
 //! `<data_dir>/listening.json`, serve until SIGTERM/SIGINT, then drain sessions.
 
+use crate::services::{self, Shared};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tern_auth::{Authenticator, ThrottleConfig};
 use tern_config::Config;
-use tern_net::{ConnLimiter, Limits, Listener, Shutdown, TlsMode};
+use tern_net::{ConnLimiter, Limits, Listener, Shutdown, TlsAcceptor, TlsMode};
+use tern_store::SharedStore;
 
 /// Services whose clients expect TLS from the first byte.
 fn tls_mode(service: &str) -> TlsMode {
@@ -66,17 +69,21 @@ pub async fn run(config: Config, demo: bool) -> Result<()> {
     write_listening(&config.data_dir, &addresses)?;
 
     let (trigger, shutdown) = Shutdown::new();
-    let hostname: Arc<str> = Arc::from(config.hostname.as_str());
-    let mut serving = Vec::new();
-    for listener in listeners {
-        let service = listener.service();
-        let hostname = Arc::clone(&hostname);
-        serving.push(tokio::spawn(
-            listener.serve(shutdown.clone(), move |conn| {
-                crate::unavailable::answer(conn, service, Arc::clone(&hostname))
-            }),
-        ));
-    }
+    let shared = Shared {
+        store: Arc::clone(&store) as SharedStore,
+        auth: Arc::new(Authenticator::new(
+            Arc::clone(&store) as SharedStore,
+            ThrottleConfig::default(),
+        )),
+        tls: TlsAcceptor::from(Arc::clone(&tls)),
+        hostname: Arc::from(config.hostname.as_str()),
+        shutdown,
+        config: Arc::new(config.clone()),
+    };
+    let serving: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| services::start(listener, &shared))
+        .collect();
     tracing::info!(data_dir = %config.data_dir.display(), "tern is running");
 
     tern_net::wait_for_signal().await;
