@@ -42,6 +42,7 @@ pub struct Config {
     pub tls: Tls,
     pub limits: Limits,
     pub log: Log,
+    pub pop3: Pop3,
 }
 
 /// Listen addresses per service (DESIGN.md §2); `None` disables the service.
@@ -149,6 +150,50 @@ impl Default for Log {
     }
 }
 
+/// POP3 settings (RFC 1939, RFC 2449).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pop3 {
+    /// Mark a message `\Seen` when a POP3 client retrieved it with RETR (applied at QUIT), so
+    /// IMAP and the webmail show it read. Off by default, like Dovecot.
+    pub mark_seen_on_retr: bool,
+    /// The EXPIRE capability (RFC 2449 §6.7): "NEVER", or the days the provider keeps
+    /// messages after retrieval ("0": retrieved messages are removed at QUIT).
+    pub expire: String,
+    /// Minimum seconds between two logins to one maildrop (RFC 2449 §6.5 LOGIN-DELAY);
+    /// 0 turns it off.
+    pub login_delay_secs: u64,
+    /// The autologout timer: seconds a session may stay silent (at least 600, RFC 1939 §3).
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for Pop3 {
+    fn default() -> Pop3 {
+        Pop3 {
+            mark_seen_on_retr: false,
+            expire: "NEVER".into(),
+            login_delay_secs: 0,
+            idle_timeout_secs: 600,
+        }
+    }
+}
+
+impl Pop3 {
+    /// The EXPIRE policy in days; `None` for NEVER.
+    pub fn expire_days(&self) -> Result<Option<u32>, ConfigError> {
+        if self.expire.eq_ignore_ascii_case("NEVER") {
+            return Ok(None);
+        }
+        self.expire
+            .parse::<u32>()
+            .map(Some)
+            .map_err(|_| ConfigError::Invalid {
+                key: "pop3.expire",
+                reason: format!("{:?} is neither \"NEVER\" nor a number of days", self.expire),
+            })
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -158,6 +203,7 @@ impl Default for Config {
             tls: Tls::default(),
             limits: Limits::default(),
             log: Log::default(),
+            pop3: Pop3::default(),
         }
     }
 }
@@ -197,6 +243,13 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "log.format",
                 reason: format!("{:?} is neither \"text\" nor \"json\"", self.log.format),
+            });
+        }
+        self.pop3.expire_days()?;
+        if self.pop3.idle_timeout_secs < 600 {
+            return Err(ConfigError::Invalid {
+                key: "pop3.idle_timeout_secs",
+                reason: "RFC 1939 §3 requires at least 600 seconds".into(),
             });
         }
         if self.hostname.trim().is_empty() {
@@ -249,6 +302,12 @@ shutdown_grace_secs = 10           # on SIGTERM/SIGINT, time sessions get to fin
 [log]
 format = "text"                    # "text" or "json"; `--log-format` overrides it
 level = "info"                     # a tracing filter, e.g. "tern=debug,info"; RUST_LOG overrides it
+
+[pop3]
+mark_seen_on_retr = false          # mark messages \Seen (at QUIT) once retrieved with RETR
+expire = "NEVER"                   # EXPIRE capability: "NEVER", or days kept ("0": removed at QUIT once retrieved)
+login_delay_secs = 0               # LOGIN-DELAY: minimum seconds between logins to one maildrop; 0 = off
+idle_timeout_secs = 600            # autologout timer, at least 600 (RFC 1939 §3)
 "#;
 
 #[cfg(test)]
@@ -292,5 +351,11 @@ mod tests {
         assert!(c.validate().is_err());
         let c = Config::from_toml("[log]\nformat = \"xml\"").unwrap();
         assert!(c.validate().is_err());
+        let c = Config::from_toml("[pop3]\nexpire = \"soon\"").unwrap();
+        assert!(c.validate().is_err());
+        let c = Config::from_toml("[pop3]\nidle_timeout_secs = 60").unwrap();
+        assert!(c.validate().is_err());
+        let c = Config::from_toml("[pop3]\nexpire = \"0\"").unwrap();
+        assert_eq!(c.pop3.expire_days().unwrap(), Some(0));
     }
 }

@@ -2,6 +2,7 @@
 //! a service not built yet answers with its protocol's "not available" reply.
 
 use std::sync::Arc;
+use std::time::Duration;
 use tern_auth::Authenticator;
 use tern_config::Config;
 use tern_net::{Listener, Shutdown, TlsAcceptor};
@@ -21,12 +22,41 @@ pub struct Shared {
     pub shutdown: Shutdown,
 }
 
+/// One POP3 service for both listeners, so the maildrop locks cover POP3 and POP3S together.
+fn pop3_server(shared: &Shared) -> Arc<tern_pop3::Pop3Server> {
+    static SERVER: std::sync::OnceLock<Arc<tern_pop3::Pop3Server>> = std::sync::OnceLock::new();
+    Arc::clone(SERVER.get_or_init(|| {
+        let pop3 = &shared.config.pop3;
+        let settings = tern_pop3::Settings {
+            hostname: shared.hostname.to_string(),
+            mark_seen_on_retr: pop3.mark_seen_on_retr,
+            // Checked when the configuration was loaded.
+            expire_days: pop3.expire_days().unwrap_or(None),
+            login_delay: Duration::from_secs(pop3.login_delay_secs),
+            idle_timeout: Duration::from_secs(pop3.idle_timeout_secs),
+            tls_handshake_timeout: tern_net::Limits::default().tls_handshake_timeout,
+        };
+        tern_pop3::Pop3Server::new(
+            Arc::clone(&shared.store),
+            Arc::clone(&shared.auth),
+            Some(shared.tls.clone()),
+            settings,
+            shared.shutdown.clone(),
+        )
+    }))
+}
+
 /// Starts serving `listener` in its own task.
 pub fn start(listener: Listener, shared: &Shared) -> JoinHandle<()> {
     let service = listener.service();
     let shutdown = shared.shutdown.clone();
-    #[allow(clippy::match_single_binding)] // one arm per protocol as they land
     match service {
+        "pop3" | "pop3s" => {
+            let server = pop3_server(shared);
+            tokio::spawn(listener.serve(shutdown, move |conn| {
+                Arc::clone(&server).serve(conn)
+            }))
+        }
         _ => {
             let hostname = Arc::clone(&shared.hostname);
             tokio::spawn(listener.serve(shutdown, move |conn| {

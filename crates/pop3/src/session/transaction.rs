@@ -1,0 +1,121 @@
+//! The TRANSACTION state (RFC 1939 §5, §7): STAT, LIST, UIDL, RETR, TOP, DELE, RSET, NOOP.
+
+use super::{Flow, Io, Open, Session, State, refuse};
+use crate::command::Command;
+use crate::maildrop::Maildrop;
+use crate::reply::{self, Code};
+use crate::transfer::send_message;
+use std::io;
+use tern_store::StoreError;
+use tokio::io::AsyncWriteExt;
+
+pub(super) async fn execute(
+    session: &mut Session,
+    io: &mut Io,
+    command: Command,
+) -> io::Result<Flow> {
+    let State::Transaction(open) = &mut session.state else {
+        return refuse(session, io, reply::err("Not logged in")).await;
+    };
+    let maildrop = &mut open.maildrop;
+    let text = match command {
+        Command::Stat => {
+            let (count, size) = maildrop.stat();
+            reply::ok(&format!("{count} {size}"))
+        }
+        Command::List(None) => listing(maildrop, |_, e| e.size.to_string()),
+        Command::Uidl(None) => listing(maildrop, |m, e| m.unique_id(e)),
+        Command::List(Some(n)) => match maildrop.get(n) {
+            Ok(entry) => reply::ok(&format!("{n} {}", entry.size)),
+            Err(missing) => return refuse(session, io, reply::err(missing.text())).await,
+        },
+        Command::Uidl(Some(n)) => match maildrop.get(n) {
+            Ok(entry) => reply::ok(&format!("{n} {}", maildrop.unique_id(entry))),
+            Err(missing) => return refuse(session, io, reply::err(missing.text())).await,
+        },
+        Command::Dele(n) => match maildrop.delete(n) {
+            Ok(()) => reply::ok(&format!("message {n} deleted")),
+            Err(missing) => return refuse(session, io, reply::err(missing.text())).await,
+        },
+        Command::Rset => {
+            maildrop.reset();
+            let (count, size) = maildrop.stat();
+            reply::ok(&format!("maildrop has {count} messages ({size} octets)"))
+        }
+        Command::Noop => reply::ok(""),
+        Command::Retr(n) => return retrieve(session, io, n, None).await,
+        Command::Top { message, lines } => return retrieve(session, io, message, Some(lines)).await,
+        Command::User(_) | Command::Pass(_) | Command::Auth { .. } => {
+            return refuse(session, io, reply::err("Already logged in")).await;
+        }
+        Command::Stls => {
+            // RFC 2595 §4: STLS only in the AUTHORIZATION state.
+            return refuse(session, io, reply::err("STLS is only allowed before login")).await;
+        }
+        // Answered before the state dispatch (session::execute).
+        Command::Capa | Command::Quit => reply::err("Command not available"),
+    };
+    io.write_all(text.as_bytes()).await?;
+    Ok(Flow::Continue)
+}
+
+/// A multi-line scan listing of the messages not marked deleted (RFC 1939 §5 LIST, §7 UIDL).
+fn listing(maildrop: &Maildrop, value: impl Fn(&Maildrop, &crate::maildrop::Entry) -> String) -> String {
+    let mut text = reply::ok("");
+    for (n, entry) in maildrop.live() {
+        text.push_str(&format!("{n} {}\r\n", value(maildrop, entry)));
+    }
+    text.push_str(".\r\n");
+    text
+}
+
+/// RETR and TOP: the message streamed from the store, dot-stuffed.
+async fn retrieve(
+    session: &mut Session,
+    io: &mut Io,
+    number: u32,
+    top: Option<u32>,
+) -> io::Result<Flow> {
+    let server = std::sync::Arc::clone(&session.server);
+    let State::Transaction(open) = &mut session.state else {
+        return refuse(session, io, reply::err("Not logged in")).await;
+    };
+    let Open {
+        maildrop, email, ..
+    } = open.as_mut();
+    let entry = match maildrop.get(number) {
+        Ok(entry) => entry,
+        Err(missing) => return refuse(session, io, reply::err(missing.text())).await,
+    };
+    let blob = match server.store.open_blob(&entry.blob).await {
+        Ok(blob) => blob,
+        Err(e) => {
+            let text = match e {
+                StoreError::NotFound { .. } => {
+                    reply::err("That message was removed by another session")
+                }
+                StoreError::Io(ref io_error) if io_error.kind() == io::ErrorKind::NotFound => {
+                    reply::err("That message was removed by another session")
+                }
+                other => {
+                    tracing::error!(account = %email, error = %other, "cannot read a message");
+                    reply::err_code(Code::SysTemp, "Cannot read the message, try again later")
+                }
+            };
+            io.write_all(text.as_bytes()).await?;
+            return Ok(Flow::Continue);
+        }
+    };
+    let status = match top {
+        None => reply::ok(&format!("{} octets", entry.size)),
+        Some(_) => reply::ok("top of message follows"),
+    };
+    io.write_all(status.as_bytes()).await?;
+    // A read error half-way cannot be reported inside the multi-line response: the error ends
+    // the session, and the client sees an unterminated response rather than a wrong message.
+    send_message(blob, top, io, server.settings.idle_timeout).await?;
+    if top.is_none() {
+        maildrop.mark_retrieved(number);
+    }
+    Ok(Flow::Continue)
+}
