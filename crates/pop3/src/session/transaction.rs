@@ -27,15 +27,15 @@ pub(super) async fn execute(
         Command::Uidl(None) => listing(maildrop, |m, e| m.unique_id(e)),
         Command::List(Some(n)) => match maildrop.get(n) {
             Ok(entry) => reply::ok(&format!("{n} {}", entry.size)),
-            Err(missing) => return refuse(session, io, reply::err(missing.text())).await,
+            Err(missing) => reply::err(missing.text()),
         },
         Command::Uidl(Some(n)) => match maildrop.get(n) {
             Ok(entry) => reply::ok(&format!("{n} {}", maildrop.unique_id(entry))),
-            Err(missing) => return refuse(session, io, reply::err(missing.text())).await,
+            Err(missing) => reply::err(missing.text()),
         },
         Command::Dele(n) => match maildrop.delete(n) {
             Ok(()) => reply::ok(&format!("message {n} deleted")),
-            Err(missing) => return refuse(session, io, reply::err(missing.text())).await,
+            Err(missing) => reply::err(missing.text()),
         },
         Command::Rset => {
             maildrop.reset();
@@ -83,9 +83,13 @@ async fn retrieve(
     let Open {
         maildrop, email, ..
     } = open.as_mut();
+    // A message number that names nothing is a client's slip, not a bad command.
     let entry = match maildrop.get(number) {
         Ok(entry) => entry,
-        Err(missing) => return refuse(session, io, reply::err(missing.text())).await,
+        Err(missing) => {
+            io.write_all(reply::err(missing.text()).as_bytes()).await?;
+            return Ok(Flow::Continue);
+        }
     };
     let blob = match server.store.open_blob(&entry.blob).await {
         Ok(blob) => blob,

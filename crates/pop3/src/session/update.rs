@@ -8,7 +8,8 @@ use tern_store::{FlagChange, FlagOp, Flags};
 use tokio::io::AsyncWriteExt;
 
 pub(super) async fn quit(session: &mut Session, io: &mut Io) -> io::Result<Flow> {
-    let State::Transaction(open) = &session.state else {
+    let state = std::mem::replace(&mut session.state, State::Authorization { user: None });
+    let State::Transaction(open) = state else {
         // QUIT before login: nothing to update.
         io.write_all(reply::ok("Bye").as_bytes()).await?;
         return Ok(Flow::Close);
@@ -52,6 +53,7 @@ pub(super) async fn quit(session: &mut Session, io: &mut Io) -> io::Result<Flow>
                     Code::SysTemp,
                     "Could not remove the deleted messages; they are still in the mailbox",
                 );
+                drop(open);
                 io.write_all(text.as_bytes()).await?;
                 return Ok(Flow::Close);
             }
@@ -59,6 +61,8 @@ pub(super) async fn quit(session: &mut Session, io: &mut Io) -> io::Result<Flow>
     };
     tracing::info!(account = %open.email, removed, "logged out");
     let (count, _) = maildrop.stat();
+    // The lock goes before the client reads the reply, so it can log in again at once.
+    drop(open);
     let text = format!("Bye, {removed} messages deleted, {count} left");
     io.write_all(reply::ok(&text).as_bytes()).await?;
     Ok(Flow::Close)
