@@ -138,6 +138,8 @@ async fn serve(session: &mut Session, mut io: Io) -> io::Result<()> {
     loop {
         match converse(session, &mut io).await? {
             Outcome::Close => {
+                // Free the maildrop before the client sees the connection close.
+                session.state = State::Authorization { user: None };
                 io.flush().await?;
                 return io.shutdown().await;
             }
