@@ -295,6 +295,14 @@ def login_when_unlocked(tern, deadline_s=20):
             time.sleep(0.05)
 
 
+def assert_login_refused(server, pattern):
+    client = connect(server)
+    client.user(USER)
+    with pytest.raises(poplib.error_proto, match=pattern):
+        client.pass_(PASSWORD)
+    client.close()
+
+
 def test_only_one_session_per_maildrop(tern, mailbox):
     first = login(tern, USER, PASSWORD)
     second = connect(tern)
@@ -323,11 +331,7 @@ def test_a_killed_clients_lock_is_released(tern, mailbox):
                              USER, PASSWORD], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         assert proc.stdout.readline().strip() == b"logged-in"
-        client = connect(tern)
-        client.user(USER)
-        with pytest.raises(poplib.error_proto, match=r"\[IN-USE\]"):
-            client.pass_(PASSWORD)
-        client.close()
+        assert_login_refused(tern, r"\[IN-USE\]")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -349,11 +353,7 @@ def test_login_delay_and_expire_from_the_config(tmp_path):
         client.user(USER)
         client.pass_(PASSWORD)
         client.quit()
-        client = connect(server)
-        client.user(USER)
-        with pytest.raises(poplib.error_proto, match=r"\[LOGIN-DELAY\]"):
-            client.pass_(PASSWORD)
-        client.quit()
+        assert_login_refused(server, r"\[LOGIN-DELAY\]")
     finally:
         server.stop()
 

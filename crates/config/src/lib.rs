@@ -189,7 +189,10 @@ impl Pop3 {
             .map(Some)
             .map_err(|_| ConfigError::Invalid {
                 key: "pop3.expire",
-                reason: format!("{:?} is neither \"NEVER\" nor a number of days", self.expire),
+                reason: format!(
+                    "{:?} is neither \"NEVER\" nor a number of days",
+                    self.expire
+                ),
             })
     }
 }

@@ -251,10 +251,7 @@ mod tests {
 
     #[test]
     fn user_and_pass() {
-        assert_eq!(
-            parse("USER a@b.test"),
-            Ok(Command::User("a@b.test".into()))
-        );
+        assert_eq!(parse("USER a@b.test"), Ok(Command::User("a@b.test".into())));
         assert_eq!(
             parse("PASS with spaces  inside"),
             Ok(Command::Pass("with spaces  inside".into()))

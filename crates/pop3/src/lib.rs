@@ -108,10 +108,16 @@ mod tests {
         assert!(plaintext_auth_allowed(false, addr("127.0.0.1:4000")));
         assert!(plaintext_auth_allowed(false, addr("127.1.2.3:4000")));
         assert!(plaintext_auth_allowed(false, addr("[::1]:4000")));
-        assert!(plaintext_auth_allowed(false, addr("[::ffff:127.0.0.1]:4000")));
+        assert!(plaintext_auth_allowed(
+            false,
+            addr("[::ffff:127.0.0.1]:4000")
+        ));
         assert!(!plaintext_auth_allowed(false, addr("192.0.2.7:4000")));
         assert!(!plaintext_auth_allowed(false, addr("[2001:db8::1]:4000")));
-        assert!(!plaintext_auth_allowed(false, addr("[::ffff:192.0.2.7]:4000")));
+        assert!(!plaintext_auth_allowed(
+            false,
+            addr("[::ffff:192.0.2.7]:4000")
+        ));
         assert!(plaintext_auth_allowed(true, addr("192.0.2.7:4000")));
         assert!(plaintext_auth_allowed(true, addr("[2001:db8::1]:4000")));
     }

@@ -73,7 +73,9 @@ mod tests {
     async fn the_limit_is_on_content_not_line_ending() {
         let input: &[u8] = b"0123456789\r\n01234567890\r\n";
         let mut reader = tokio::io::BufReader::new(input);
-        assert!(matches!(read_line(&mut reader, 10).await.unwrap(), Line::Text(l) if l.len() == 10));
+        assert!(
+            matches!(read_line(&mut reader, 10).await.unwrap(), Line::Text(l) if l.len() == 10)
+        );
         assert!(matches!(
             read_line(&mut reader, 10).await.unwrap(),
             Line::TooLong

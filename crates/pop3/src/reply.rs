@@ -53,16 +53,10 @@ mod tests {
         assert_eq!(ok(""), "+OK\r\n");
         assert_eq!(ok("2 320"), "+OK 2 320\r\n");
         assert_eq!(err("no such message"), "-ERR no such message\r\n");
-        assert_eq!(
-            err_code(Code::InUse, "locked"),
-            "-ERR [IN-USE] locked\r\n"
-        );
+        assert_eq!(err_code(Code::InUse, "locked"), "-ERR [IN-USE] locked\r\n");
         assert_eq!(err_code(Code::SysTemp, "x"), "-ERR [SYS/TEMP] x\r\n");
         assert_eq!(err_code(Code::SysPerm, "x"), "-ERR [SYS/PERM] x\r\n");
         assert_eq!(err_code(Code::Auth, "x"), "-ERR [AUTH] x\r\n");
-        assert_eq!(
-            err_code(Code::LoginDelay, "x"),
-            "-ERR [LOGIN-DELAY] x\r\n"
-        );
+        assert_eq!(err_code(Code::LoginDelay, "x"), "-ERR [LOGIN-DELAY] x\r\n");
     }
 }

@@ -18,8 +18,12 @@ enum Section {
     /// RETR: everything.
     Whole,
     /// TOP: still in the header; then this many body lines.
-    Header { body_lines: u32 },
-    Body { lines_left: u32 },
+    Header {
+        body_lines: u32,
+    },
+    Body {
+        lines_left: u32,
+    },
     Done,
 }
 
@@ -200,7 +204,10 @@ mod tests {
 
     #[test]
     fn bare_lf_becomes_crlf_and_a_missing_final_newline_is_added() {
-        assert_eq!(wire(b"A: b\n\nbody\n.x", None), b"A: b\r\n\r\nbody\r\n..x\r\n.\r\n");
+        assert_eq!(
+            wire(b"A: b\n\nbody\n.x", None),
+            b"A: b\r\n\r\nbody\r\n..x\r\n.\r\n"
+        );
         assert_eq!(wire(b"", None), b".\r\n");
         // A bare CR inside a line stays as it is.
         assert_eq!(wire(b"a\rb\r\n", None), b"a\rb\r\n.\r\n");

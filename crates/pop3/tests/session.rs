@@ -9,8 +9,7 @@ use tern_auth::{Authenticator, ThrottleConfig, hash_password};
 use tern_net::{ConnLimiter, Limits, Listener, Shutdown, ShutdownTrigger, TlsMode};
 use tern_pop3::{Pop3Server, Settings};
 use tern_store::{
-    AccountId, AppendTarget, Change, FlagChange, FlagOp, Flags, MailboxId, SharedStore,
-    SqliteStore,
+    AccountId, AppendTarget, Change, FlagChange, FlagOp, Flags, MailboxId, SharedStore, SqliteStore,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -43,13 +42,7 @@ async fn fixture(settings: Settings) -> Fixture {
         ThrottleConfig::default(),
     ));
     let (trigger, shutdown) = Shutdown::new();
-    let server = Pop3Server::new(
-        Arc::clone(&store),
-        auth,
-        None,
-        settings,
-        shutdown.clone(),
-    );
+    let server = Pop3Server::new(Arc::clone(&store), auth, None, settings, shutdown.clone());
     let listener = Listener::bind(
         "pop3",
         "127.0.0.1:0",
@@ -104,7 +97,12 @@ impl Fixture {
 
     async fn logged_in(&self) -> Client {
         let mut client = self.client().await;
-        assert!(client.command(&format!("USER {EMAIL}")).await.starts_with("+OK"));
+        assert!(
+            client
+                .command(&format!("USER {EMAIL}"))
+                .await
+                .starts_with("+OK")
+        );
         let reply = client.command(&format!("PASS {PASSWORD}")).await;
         assert!(reply.starts_with("+OK"), "{reply}");
         client
@@ -179,7 +177,11 @@ async fn other_sessions_learn_of_pop3_deletions_at_quit_not_before() {
     assert!(client.command("DELE 1").await.starts_with("+OK"));
     assert!(client.command("DELE 3").await.starts_with("+OK"));
     assert!(client.command("NOOP").await.starts_with("+OK"));
-    assert_eq!(feed.try_recv(), Err(TryRecvError::Empty), "nothing before QUIT");
+    assert_eq!(
+        feed.try_recv(),
+        Err(TryRecvError::Empty),
+        "nothing before QUIT"
+    );
 
     let bye = client.command("QUIT").await;
     assert!(bye.starts_with("+OK Bye, 2 messages deleted"), "{bye}");
@@ -194,7 +196,11 @@ async fn other_sessions_learn_of_pop3_deletions_at_quit_not_before() {
             ..
         } => {
             assert_eq!(mailbox, f.inbox);
-            assert_eq!(expunged, vec![uids[0], uids[2]], "one change, one transaction");
+            assert_eq!(
+                expunged,
+                vec![uids[0], uids[2]],
+                "one change, one transaction"
+            );
         }
         other => panic!("expected Expunged, got {other:?}"),
     }
@@ -221,7 +227,14 @@ async fn retrieved_messages_are_marked_seen_at_quit_when_configured() {
     client.multi_line("TOP 2 0").await; // TOP is no retrieval
     client.multi_line("RETR 3").await;
     assert!(client.command("DELE 3").await.starts_with("+OK"));
-    assert_eq!(f.flags().await.iter().filter(|(_, fl)| fl.contains(Flags::SEEN)).count(), 0);
+    assert_eq!(
+        f.flags()
+            .await
+            .iter()
+            .filter(|(_, fl)| fl.contains(Flags::SEEN))
+            .count(),
+        0
+    );
     assert!(client.command("QUIT").await.starts_with("+OK"));
     let flags = f.flags().await;
     assert_eq!(flags, vec![(a, Flags::SEEN), (b, Flags::NONE)]);
@@ -264,7 +277,12 @@ async fn uidl_survives_flag_changes_and_new_mail_waits_for_the_next_session() {
     // RFC 1939 §4: the list is fixed at login.
     f.append(&message(3)).await;
     assert!(client.command("STAT").await.starts_with("+OK 2 "));
-    assert!(client.command("RETR 3").await.starts_with("-ERR no such message"));
+    assert!(
+        client
+            .command("RETR 3")
+            .await
+            .starts_with("-ERR no such message")
+    );
     assert!(client.command("QUIT").await.starts_with("+OK"));
     let mut client = f.logged_in().await;
     assert!(client.command("STAT").await.starts_with("+OK 3 "));
@@ -285,7 +303,10 @@ async fn a_large_message_is_streamed_intact() {
     assert_eq!(client.command("LIST 1").await, format!("+OK 1 {size}\r\n"));
     let wire = client.multi_line("RETR 1").await;
     let stuffed = String::from_utf8(raw).unwrap().replace("\r\n.", "\r\n..");
-    assert!(wire == stuffed.as_bytes(), "RETR differs from the stored bytes");
+    assert!(
+        wire == stuffed.as_bytes(),
+        "RETR differs from the stored bytes"
+    );
 }
 
 #[tokio::test]
@@ -314,6 +335,9 @@ async fn shutdown_says_goodbye_with_sys_temp() {
     let mut client = f.logged_in().await;
     f.trigger.trigger();
     let reply = client.line().await;
-    assert_eq!(reply, "-ERR [SYS/TEMP] Server shutting down, try again later\r\n");
+    assert_eq!(
+        reply,
+        "-ERR [SYS/TEMP] Server shutting down, try again later\r\n"
+    );
     assert!(client.closed().await);
 }

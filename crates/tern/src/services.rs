@@ -53,9 +53,7 @@ pub fn start(listener: Listener, shared: &Shared) -> JoinHandle<()> {
     match service {
         "pop3" | "pop3s" => {
             let server = pop3_server(shared);
-            tokio::spawn(listener.serve(shutdown, move |conn| {
-                Arc::clone(&server).serve(conn)
-            }))
+            tokio::spawn(listener.serve(shutdown, move |conn| Arc::clone(&server).serve(conn)))
         }
         _ => {
             let hostname = Arc::clone(&shared.hostname);

@@ -54,7 +54,11 @@ pub(super) async fn capa(session: &mut Session, io: &mut Io) -> io::Result<Flow>
     Ok(Flow::Continue)
 }
 
-pub(super) async fn execute(session: &mut Session, io: &mut Io, command: Command) -> io::Result<Flow> {
+pub(super) async fn execute(
+    session: &mut Session,
+    io: &mut Io,
+    command: Command,
+) -> io::Result<Flow> {
     match command {
         Command::Stls => stls(session, io).await,
         Command::User(name) => {
@@ -94,7 +98,12 @@ async fn stls(session: &mut Session, io: &mut Io) -> io::Result<Flow> {
         return refuse(session, io, reply::err("Already using TLS")).await;
     }
     if session.server.tls.is_none() {
-        return refuse(session, io, reply::err_code(Code::SysPerm, "TLS is not available")).await;
+        return refuse(
+            session,
+            io,
+            reply::err_code(Code::SysPerm, "TLS is not available"),
+        )
+        .await;
     }
     io.write_all(reply::ok("Begin TLS negotiation").as_bytes())
         .await?;
@@ -118,7 +127,12 @@ async fn auth(
         return Ok(Flow::Continue);
     };
     let Some(mechanism) = Mechanism::from_name(&name) else {
-        return refuse(session, io, reply::err("Unsupported SASL mechanism (use PLAIN or LOGIN)")).await;
+        return refuse(
+            session,
+            io,
+            reply::err("Unsupported SASL mechanism (use PLAIN or LOGIN)"),
+        )
+        .await;
     };
     let mut sasl = SaslServer::new(mechanism);
     let initial = match initial.as_deref().map(|i| decode_base64_line(i.as_bytes())) {
@@ -177,7 +191,12 @@ async fn login(session: &mut Session, io: &mut Io, user: &str, password: &str) -
     let account = match server.auth.login(user, password, session.peer.ip()).await {
         Ok(account) => account,
         Err(LoginError::Failed) => {
-            return refuse(session, io, reply::err_code(Code::Auth, "Authentication failed")).await;
+            return refuse(
+                session,
+                io,
+                reply::err_code(Code::Auth, "Authentication failed"),
+            )
+            .await;
         }
         Err(LoginError::Throttled { retry_after }) => {
             let text = format!(

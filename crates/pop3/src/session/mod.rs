@@ -82,8 +82,9 @@ impl Session {
     }
 
     pub fn logged_in(&mut self, open: Open) {
-        self.command_limit =
-            BASE_COMMANDS + COMMANDS_PER_MESSAGE * open.maildrop.message_count() as u64 + self.commands;
+        self.command_limit = BASE_COMMANDS
+            + COMMANDS_PER_MESSAGE * open.maildrop.message_count() as u64
+            + self.commands;
         self.state = State::Transaction(Box::new(open));
     }
 

@@ -44,7 +44,9 @@ pub(super) async fn execute(
         }
         Command::Noop => reply::ok(""),
         Command::Retr(n) => return retrieve(session, io, n, None).await,
-        Command::Top { message, lines } => return retrieve(session, io, message, Some(lines)).await,
+        Command::Top { message, lines } => {
+            return retrieve(session, io, message, Some(lines)).await;
+        }
         Command::User(_) | Command::Pass(_) | Command::Auth { .. } => {
             return refuse(session, io, reply::err("Already logged in")).await;
         }
@@ -60,7 +62,10 @@ pub(super) async fn execute(
 }
 
 /// A multi-line scan listing of the messages not marked deleted (RFC 1939 §5 LIST, §7 UIDL).
-fn listing(maildrop: &Maildrop, value: impl Fn(&Maildrop, &crate::maildrop::Entry) -> String) -> String {
+fn listing(
+    maildrop: &Maildrop,
+    value: impl Fn(&Maildrop, &crate::maildrop::Entry) -> String,
+) -> String {
     let mut text = reply::ok("");
     for (n, entry) in maildrop.live() {
         text.push_str(&format!("{n} {}\r\n", value(maildrop, entry)));
