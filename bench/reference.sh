@@ -182,8 +182,12 @@ start_dovecot() {
     fi
     write_dovecot_config
     rm -f "$DOVECOT_DIR/run/master.pid"
-    runuser -u "$BENCH_USER" -- /usr/sbin/dovecot -c "$DOVECOT_CONF"
-    wait_for_file "$DOVECOT_DIR/run/master.pid" || die "dovecot did not start; see $DOVECOT_DIR/log/dovecot.log"
+    # The master keeps its stderr open for good: never hand it the caller's (a pipe would
+    # keep the caller's reader waiting until Dovecot stops).
+    runuser -u "$BENCH_USER" -- /usr/sbin/dovecot -c "$DOVECOT_CONF" \
+        </dev/null >>"$DOVECOT_DIR/log/stderr.log" 2>&1 \
+        || die "dovecot did not start: $(tail -5 "$DOVECOT_DIR/log/stderr.log")"
+    wait_for_file "$DOVECOT_DIR/run/master.pid" || die "dovecot did not start; see $DOVECOT_DIR/log/"
     tr -d ' \n' <"$DOVECOT_DIR/run/master.pid" >"$RUN_DIR/dovecot.pid"
     wait_for_port "$DOVECOT_IMAP_PORT" || die "dovecot not listening on $DOVECOT_IMAP_PORT"
     log "dovecot started (pid $(dovecot_pid)): IMAP 127.0.0.1:$DOVECOT_IMAP_PORT, POP3 :$DOVECOT_POP3_PORT, LMTP :$DOVECOT_LMTP_PORT"
@@ -287,8 +291,10 @@ start_postfix() {
     write_postfix_config
     rm -f "$POSTFIX_DIR/queue/pid/master.pid"
     # -c: this config directory only; `check` creates the queue directories it lacks.
-    postfix -c "$POSTFIX_CONF" check
-    postfix -c "$POSTFIX_CONF" start
+    postfix -c "$POSTFIX_CONF" check </dev/null >>"$POSTFIX_DIR/log/stderr.log" 2>&1 \
+        || die "postfix check failed: $(tail -5 "$POSTFIX_DIR/log/stderr.log")"
+    postfix -c "$POSTFIX_CONF" start </dev/null >>"$POSTFIX_DIR/log/stderr.log" 2>&1 \
+        || die "postfix did not start: $(tail -5 "$POSTFIX_DIR/log/stderr.log")"
     wait_for_file "$POSTFIX_DIR/queue/pid/master.pid" || die "postfix did not start; see $POSTFIX_DIR/log/postfix.log"
     tr -d ' \n' <"$POSTFIX_DIR/queue/pid/master.pid" >"$RUN_DIR/postfix.pid"
     wait_for_port "$POSTFIX_SMTP_PORT" || die "postfix not listening on $POSTFIX_SMTP_PORT"
@@ -298,8 +304,7 @@ start_postfix() {
 # --- shared ------------------------------------------------------------------------------
 
 wait_for_file() {
-    local i
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         [[ -s $1 ]] && return 0
         sleep 0.1
     done
@@ -308,8 +313,7 @@ wait_for_file() {
 
 # Looks at the listening sockets rather than connecting, to keep the servers' logs clean.
 wait_for_port() {
-    local i
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         [[ -n $(ss -Hltn "sport = :$1") ]] && return 0
         sleep 0.1
     done
@@ -318,7 +322,7 @@ wait_for_port() {
 
 # Stop one server by the pid we recorded; the masters take their children down with them.
 stop_one() {
-    local name=$1 running_fn=$2 pid i
+    local name=$1 running_fn=$2 pid
     pid=$(cat "$RUN_DIR/$name.pid" 2>/dev/null || true)
     if ! "$running_fn"; then
         log "$name not running"
@@ -326,7 +330,7 @@ stop_one() {
         return
     fi
     kill -TERM "$pid"
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done

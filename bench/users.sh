@@ -19,6 +19,7 @@ count=${1:-}
 # One hash for all users: they share the password, and `doveadm pw` costs ~0.1 s per call
 # (Argon2id, 64 MiB, t=3). Each login still pays one full Argon2id verification.
 hash=$(doveadm pw -s ARGON2ID -p "$BENCH_PASSWORD")
+# shellcheck disable=SC2016  # literal dollars of the hash format
 [[ $hash == '{ARGON2ID}$argon2id$'* ]] || die "unexpected doveadm pw output: $hash"
 
 users_tmp="$DOVECOT_USERS.tmp"
@@ -37,6 +38,7 @@ chmod 600 "$users_tmp"
 mv "$users_tmp" "$DOVECOT_USERS"
 mv "$mailbox_tmp" "$POSTFIX_CONF/vmailbox"
 postfix -c "$POSTFIX_CONF" reload >/dev/null 2>&1 || log "postfix reload failed"
+# shellcheck disable=SC2016
 log "reference: $count users in $DOVECOT_USERS ($(sed -E 's/.*\$(m=[^$]*)\$.*/\1/' <<<"$hash"))"
 
 if [[ ${SKIP_TERN:-0} == 1 ]]; then
