@@ -3,7 +3,9 @@
 the way a client sees them:
 
 - IMAP (Dovecot, 3143): log in as user1@bench.test, select INBOX, read a message header;
-  with --expect-min N, INBOX holds at least N messages (e.g. after bench/import.sh);
+  with --expect-min N, INBOX holds at least N messages (e.g. after bench/import.sh); with
+  --stats FILE (genmail.py's counts for the imported mbox), SEARCH TEXT for each marker
+  word finds exactly that many messages;
 - POP3 (Dovecot, 3110): log in, STAT agrees with IMAP's message count;
 - SMTP (Postfix, 3025): a message to user1 is accepted, delivered over LMTP into Dovecot,
   and shows up over IMAP; an unknown local user and a foreign domain are refused at RCPT.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import imaplib
+import json
 import poplib
 import smtplib
 import sys
@@ -60,6 +63,8 @@ def check_imap(args: argparse.Namespace, checks: Checks) -> int | None:
         if args.expect_min:
             checks.record(exists >= args.expect_min, f"INBOX holds at least {args.expect_min} messages",
                           f"{exists} messages")
+        if args.stats:
+            check_marker_search(imap, args.stats, checks)
         if exists > 0:
             typ, data = imap.fetch(str(exists), "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
             ok = typ == "OK" and isinstance(data[0], tuple) and data[0][1].lower().startswith(b"subject:")
@@ -69,6 +74,16 @@ def check_imap(args: argparse.Namespace, checks: Checks) -> int | None:
     except (OSError, imaplib.IMAP4.error, ValueError) as err:
         checks.record(False, "IMAP session", str(err))
         return None
+
+
+def check_marker_search(imap: imaplib.IMAP4, stats_path: str, checks: Checks) -> None:
+    """SEARCH TEXT for genmail.py's marker words finds exactly the messages that carry them."""
+    with open(stats_path, encoding="utf-8") as fh:
+        stats = json.load(fh)
+    for word, expected in stats["markers"].items():
+        typ, data = imap.uid("SEARCH", "TEXT", word)
+        found = len(data[0].split()) if typ == "OK" else -1
+        checks.record(found == expected, f'IMAP SEARCH TEXT "{word}"', f"{found} hits, expected {expected}")
 
 
 def check_pop3(args: argparse.Namespace, checks: Checks, imap_count: int | None) -> None:
@@ -145,6 +160,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--user", default="user1@bench.test")
     parser.add_argument("--password", default="benchpass")
     parser.add_argument("--expect-min", type=int, default=0, help="INBOX must hold at least this many")
+    parser.add_argument("--stats", help="genmail.py --stats JSON of the imported mbox: check SEARCH TEXT")
     parser.add_argument("--no-smtp", action="store_true", help="skip the SMTP checks (Dovecot only)")
     parser.add_argument("--timeout", type=float, default=20.0)
     args = parser.parse_args(argv)
