@@ -65,8 +65,11 @@ if [[ $skip_tern != 1 ]]; then
     log "Tern: importing $count messages"
     rm -rf "$tern_import_dir"
     mkdir -p "$tern_import_dir"
-    tern --data-dir "$tern_import_dir" domain add "$BENCH_DOMAIN" >/dev/null
-    tern --data-dir "$tern_import_dir" user add "$user" --password "$BENCH_PASSWORD" >/dev/null
+    setup_log="$WORK/results/tern-setup.log"
+    tern --data-dir "$tern_import_dir" domain add "$BENCH_DOMAIN" >"$setup_log" 2>&1 \
+        || die "tern domain add failed: $(tail -3 "$setup_log")"
+    tern --data-dir "$tern_import_dir" user add "$user" --password "$BENCH_PASSWORD" >>"$setup_log" 2>&1 \
+        || die "tern user add failed: $(tail -3 "$setup_log")"
     timed "$WORK/results/tern-import.time" "$WORK/results/tern-import.out" \
         "$TERN_BIN" --data-dir "$tern_import_dir" import "$user" --mbox "$mbox"
     # The CLI's summary line: "imported N, skipped M".
