@@ -59,7 +59,7 @@ def test_fetchmail_downloads_500_messages_and_deletes_them(tern, tmp_path):
         env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "FETCHMAILHOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # fetchmail upgraded the plain connection with STLS and verified the certificate.
-    assert "STLS" in proc.stdout + proc.stderr
+    assert "POP3> STLS" in proc.stdout + proc.stderr
 
     delivered = sorted(out.iterdir())
     assert len(delivered) == 500
