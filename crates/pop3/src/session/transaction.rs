@@ -7,7 +7,7 @@ use crate::reply::{self, Code};
 use crate::transfer::send_message;
 use std::io;
 use tern_store::StoreError;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 
 pub(super) async fn execute(
     session: &mut Session,
@@ -74,6 +74,24 @@ fn listing(
     text
 }
 
+/// Messages up to this size are read in one store call; larger ones are streamed in chunks.
+const READ_WHOLE_UP_TO: u64 = 128 * 1024;
+
+/// The message's bytes as a reader. Most mail is small: one read of the whole blob costs one
+/// trip to the blocking pool instead of one per chunk, and memory stays bounded by the limit.
+async fn open_message(
+    server: &crate::Pop3Server,
+    blob: &tern_store::BlobId,
+    size: u64,
+) -> Result<Box<dyn AsyncRead + Send + Unpin>, StoreError> {
+    if size <= READ_WHOLE_UP_TO {
+        let bytes = server.store.read_blob(blob).await?;
+        Ok(Box::new(io::Cursor::new(bytes)))
+    } else {
+        Ok(Box::new(server.store.open_blob(blob).await?))
+    }
+}
+
 /// RETR and TOP: the message streamed from the store, dot-stuffed.
 async fn retrieve(
     session: &mut Session,
@@ -96,7 +114,7 @@ async fn retrieve(
             return Ok(Flow::Continue);
         }
     };
-    let blob = match server.store.open_blob(&entry.blob).await {
+    let blob = match open_message(&server, &entry.blob, entry.size).await {
         Ok(blob) => blob,
         Err(e) => {
             let text = match e {
