@@ -1,6 +1,6 @@
 //! Password hashing (Argon2id, DESIGN.md §6) and verification of our own and imported Dovecot hashes.
 
-use std::sync::OnceLock;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -23,7 +23,8 @@ fn argon2id() -> Result<Argon2<'static>, AuthError> {
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
     let salt_bytes: [u8; SALT_BYTES] = rand::random();
     let salt = SaltString::encode_b64(&salt_bytes)?;
-    let hash = argon2id()?.hash_password(password.as_bytes(), &salt)?;
+    let argon2 = argon2id()?;
+    let hash = with_hash_slot(|| argon2.hash_password(password.as_bytes(), &salt))?;
     Ok(hash.to_string())
 }
 
@@ -69,6 +70,62 @@ fn verify_against_dummy(password: &str) {
         // The result is meaningless: only the time spent matters.
         let _ = StoredHash::Argon2(dummy).verify(password);
     }
+}
+
+/// Slow hash computations running at once: at most one per CPU. More would not finish sooner,
+/// only hold more memory at a time (each Argon2 computation allocates its m_cost, 19 MiB for
+/// ours and 64 MiB for some imported ones), and the allocator keeps such peaks afterwards: 20
+/// clients logging in together used to leave a process at 600 MB.
+struct HashSlots {
+    busy: Mutex<usize>,
+    freed: Condvar,
+}
+
+static HASH_SLOTS: HashSlots = HashSlots::new();
+
+impl HashSlots {
+    const fn new() -> HashSlots {
+        HashSlots {
+            busy: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        // A counter is consistent whatever panicked while holding it.
+        self.busy.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `work` once fewer than `limit` others are running.
+    fn run<T>(&self, limit: usize, work: impl FnOnce() -> T) -> T {
+        let mut busy = self.lock();
+        while *busy >= limit {
+            busy = self
+                .freed
+                .wait(busy)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *busy += 1;
+        drop(busy);
+
+        /// Gives the slot back even if `work` panics.
+        struct Release<'a>(&'a HashSlots);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                *self.0.lock() -= 1;
+                self.0.freed.notify_one();
+            }
+        }
+        let _release = Release(self);
+        work()
+    }
+}
+
+/// Runs `work` (a blocking hash computation, on a blocking thread) once a slot is free.
+fn with_hash_slot<T>(work: impl FnOnce() -> T) -> T {
+    static LIMIT: OnceLock<usize> = OnceLock::new();
+    let limit = *LIMIT.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    HASH_SLOTS.run(limit, work)
 }
 
 /// A stored hash, by scheme, with any Dovecot `{SCHEME}` prefix removed.
@@ -123,6 +180,10 @@ impl<'a> StoredHash<'a> {
     }
 
     fn verify(&self, password: &str) -> bool {
+        with_hash_slot(|| self.verify_now(password))
+    }
+
+    fn verify_now(&self, password: &str) -> bool {
         match *self {
             StoredHash::Argon2(phc) => match PasswordHash::new(phc) {
                 // The parameters and variant come from the PHC string itself.
@@ -141,6 +202,32 @@ impl<'a> StoredHash<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hash_slots_bound_how_many_run_at_once() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let slots = Arc::new(HashSlots::new());
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let (slots, running, most) = (slots.clone(), running.clone(), most.clone());
+                std::thread::spawn(move || {
+                    slots.run(2, || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        i
+                    })
+                })
+            })
+            .collect();
+        let done: Vec<usize> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(done, (0..8).collect::<Vec<_>>());
+        assert!(most.load(Ordering::SeqCst) <= 2);
+        assert_eq!(*slots.lock(), 0, "every slot given back");
+    }
 
     #[test]
     fn hash_is_argon2id_with_owasp_parameters() {
