@@ -120,15 +120,8 @@ imap = "127.0.0.1:0"
 pop3 = "127.0.0.1:0"
 smtp = "127.0.0.1:0"
 CONF
-    rm -f "$tern_import_dir/listening.json"
-    "$TERN_BIN" --data-dir "$tern_import_dir" --config "$serve_conf" serve >"$WORK/results/tern-serve.log" 2>&1 &
-    tern_pid=$!
-    for _ in $(seq 1 300); do
-        [[ -s "$tern_import_dir/listening.json" ]] && break
-        kill -0 "$tern_pid" 2>/dev/null || { cat "$WORK/results/tern-serve.log" >&2; die "tern serve exited"; }
-        sleep 0.1
-    done
-    [[ -s "$tern_import_dir/listening.json" ]] || { kill "$tern_pid"; die "tern serve wrote no listening.json in 30 s"; }
+    start_tern_serve "$tern_import_dir" "$serve_conf" "$WORK/results/tern-serve.log"
+    tern_pid=$TERN_SERVE_PID
     sleep 2   # let start-up allocations settle
     idle+=("Tern $(tree_memory "$tern_pid")")
     kill -TERM "$tern_pid"

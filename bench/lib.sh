@@ -59,6 +59,22 @@ ensure_tern() {
 
 tern() { "$TERN_BIN" "$@"; }
 
+# Starts `tern serve` on DATA_DIR with CONFIG (its log in LOG) in the background and waits,
+# 30 s at most, for its listening.json. Sets TERN_SERVE_PID.
+start_tern_serve() {
+    local data_dir=$1 config=$2 log_file=$3
+    rm -f "$data_dir/listening.json"
+    "$TERN_BIN" --data-dir "$data_dir" --config "$config" serve >"$log_file" 2>&1 &
+    TERN_SERVE_PID=$!
+    for _ in $(seq 1 300); do
+        [[ -s "$data_dir/listening.json" ]] && return 0
+        kill -0 "$TERN_SERVE_PID" 2>/dev/null || { cat "$log_file" >&2; die "tern serve exited"; }
+        sleep 0.1
+    done
+    kill "$TERN_SERVE_PID"
+    die "tern serve wrote no listening.json in 30 s"
+}
+
 # Wall-clock seconds with nanoseconds, for timing a command.
 now() { date +%s.%N; }
 

@@ -88,14 +88,8 @@ hostname = "localhost"
 [listen]
 pop3 = "127.0.0.1:0"
 CONF
-rm -f "$TERN_DATA/listening.json"
-"$TERN_BIN" --data-dir "$TERN_DATA" --config "$serve_conf" serve >"$WORK/results/tern-pop3-serve.log" 2>&1 &
-tern_pid=$!
-for _ in $(seq 1 300); do
-    [[ -s "$TERN_DATA/listening.json" ]] && break
-    kill -0 "$tern_pid" 2>/dev/null || { cat "$WORK/results/tern-pop3-serve.log" >&2; die "tern serve exited"; }
-    sleep 0.1
-done
+start_tern_serve "$TERN_DATA" "$serve_conf" "$WORK/results/tern-pop3-serve.log"
+tern_pid=$TERN_SERVE_PID
 tern_addr=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pop3"])' "$TERN_DATA/listening.json")
 log "Tern: $clients clients for $seconds s on $tern_addr"
 memory=$(peak_memory_during "$tern_pid" "$WORK/results/tern-pop3.out" \
