@@ -66,10 +66,13 @@ def test_fetchmail_downloads_500_messages_and_deletes_them(tern, tmp_path):
     got = [without_fetchmail_trace(p.read_bytes()) for p in delivered]
     assert got == messages
 
-    # --nokeep: the maildrop is empty now, for the next POP3 session too.
+    # --nokeep: the maildrop is empty now, for the next POP3 session and in the store itself
+    # (IMAP is not served yet: the admin CLI's count reads the same store).
     client = login(tern, USER, PASSWORD)
     assert client.stat() == (0, 0)
     client.quit()
+    listed = tern.cli("user", "list", "example.test").stdout
+    assert f"{USER}\t0 messages" in listed, listed
 
 
 def curl(tern, url_path, *args):

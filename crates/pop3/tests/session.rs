@@ -341,3 +341,27 @@ async fn shutdown_says_goodbye_with_sys_temp() {
     );
     assert!(client.closed().await);
 }
+
+#[tokio::test]
+async fn a_session_has_a_bounded_number_of_commands() {
+    let f = fixture(Settings::default()).await;
+    f.append(&message(1)).await;
+    let mut client = f.logged_in().await;
+    // Pipelined. After login: 1,000 commands, and 5 more per message.
+    let allowed = 1_000 + 5;
+    let batch = "NOOP\r\n".repeat(allowed + 5);
+    client
+        .stream
+        .get_mut()
+        .write_all(batch.as_bytes())
+        .await
+        .unwrap();
+    for _ in 0..allowed {
+        assert_eq!(client.line().await, "+OK\r\n");
+    }
+    assert_eq!(
+        client.line().await,
+        "-ERR Too many commands in this session, closing\r\n"
+    );
+    assert!(client.closed().await);
+}
