@@ -28,8 +28,8 @@ pub(crate) type Io = BufReader<BufWriter<MaybeTlsStream>>;
 const MAX_LINE: usize = 6 * 1024;
 /// Bad commands (unknown, malformed, out of state, failed logins) before we hang up.
 const MAX_BAD_COMMANDS: u32 = 10;
-/// Commands allowed before login, and besides a few per message after it: a client issues at
-/// most LIST, UIDL, TOP, RETR and DELE per message, so this never stops an honest one.
+/// Commands allowed before login, and again after it plus a few per message: a client issues
+/// at most LIST, UIDL, TOP, RETR and DELE per message, so this never stops an honest one.
 const BASE_COMMANDS: u64 = 1_000;
 const COMMANDS_PER_MESSAGE: u64 = 5;
 const READ_BUFFER: usize = 8 * 1024;
