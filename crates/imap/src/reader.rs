@@ -329,7 +329,7 @@ mod tests {
 
     #[tokio::test]
     async fn append_gets_the_larger_limit_and_nonsync_overflow_is_fatal() {
-        let (got, _) = frames(b"a APPEND INBOX {11+}\r\n").await;
+        let (got, _) = frames(b"a APPEND INBOX {1001+}\r\n").await;
         assert!(matches!(got[0], Err(_)), "{got:?}");
         let (got, _) = frames(b"a APPEND INBOX {1001}\r\n").await;
         assert!(matches!(got[0], Ok(Frame::LiteralRefused { limit: 1000, .. })));

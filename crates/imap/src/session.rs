@@ -333,6 +333,10 @@ impl Session {
         let authenticated = self.account.is_some();
         let selected = self.selected.is_some();
         let tag = command.tag.inner().to_owned();
+        let expunges_allowed = !matches!(
+            command.body,
+            C::Fetch { uid: false, .. } | C::Store { uid: false, .. } | C::Search { uid: false, .. }
+        );
         let reply = match command.body {
             // Any state (RFC 9051 §6.1).
             C::Capability => {
@@ -403,6 +407,15 @@ impl Session {
                 item_names,
             } => self.status(&mailbox, &item_names).await,
             C::Idle => self.idle(&tag).await?,
+            C::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => {
+                self.append(&mailbox, &flags, date.as_ref(), &message)
+                    .await
+            }
             _ if !selected => Reply::bad("No mailbox selected"),
             // Selected (RFC 9051 §6.4).
             C::Check => {
@@ -411,8 +424,39 @@ impl Session {
             }
             C::Close => self.close(true).await,
             C::Unselect => self.close(false).await,
+            C::Expunge => self.expunge(None).await,
+            C::ExpungeUid { sequence_set } => self.expunge(Some(&sequence_set)).await,
+            C::Fetch {
+                sequence_set,
+                macro_or_item_names,
+                uid,
+                ..
+            } => self.fetch(&sequence_set, &macro_or_item_names, uid).await?,
+            C::Store {
+                sequence_set,
+                kind,
+                response,
+                flags,
+                uid,
+                ..
+            } => {
+                self.store_flags(&sequence_set, &kind, &response, &flags, uid)
+                    .await
+            }
+            C::Copy {
+                sequence_set,
+                mailbox,
+                uid,
+            } => self.copy_or_move(&sequence_set, &mailbox, uid, false).await,
+            C::Move {
+                sequence_set,
+                mailbox,
+                uid,
+            } => self.copy_or_move(&sequence_set, &mailbox, uid, true).await,
             _ => Reply::bad("Command not supported"),
         };
+        // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence number.
+        self.report_updates(expunges_allowed).await?;
         Ok(Flow::Continue(reply))
     }
 

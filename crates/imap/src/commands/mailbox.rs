@@ -12,7 +12,7 @@ use crate::session::{Fatal, Reply, Session, store_error};
 use crate::view::View;
 
 impl Session {
-    fn account_id(&self) -> tern_store::AccountId {
+    pub(crate) fn account_id(&self) -> tern_store::AccountId {
         // Every caller runs in the authenticated state (checked by dispatch).
         self.account.as_ref().map_or(tern_store::AccountId(0), |a| a.id)
     }

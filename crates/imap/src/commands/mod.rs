@@ -1,5 +1,10 @@
 //! One module per command family; each adds methods to [`crate::session::Session`].
 
+mod append;
 mod auth;
+mod copy_move;
+mod expunge;
+mod fetch;
 mod idle;
 mod mailbox;
+pub(crate) mod store;

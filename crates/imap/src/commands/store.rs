@@ -1,0 +1,101 @@
+//! STORE and UID STORE (RFC 9051 §6.4.6): FLAGS, +FLAGS, -FLAGS, with .SILENT.
+
+use std::sync::Arc;
+
+use imap_codec::imap_types::flag::{Flag, StoreResponse, StoreType};
+use imap_codec::imap_types::sequence::SequenceSet;
+use tern_store::{FlagChange, FlagOp, Flags};
+
+use crate::session::{Reply, Session, store_error};
+use crate::wire;
+
+/// A keyword is an atom (imap-codec checked); this bounds how many one message may carry.
+const MAX_KEYWORDS_PER_STORE: usize = 64;
+
+impl Session {
+    pub async fn store_flags(
+        &mut self,
+        set: &SequenceSet,
+        kind: &StoreType,
+        response: &StoreResponse,
+        flags: &[Flag<'_>],
+        by_uid: bool,
+    ) -> Reply {
+        let Some(view) = self.selected.as_ref() else {
+            return Reply::bad("No mailbox selected");
+        };
+        if view.read_only {
+            return Reply::no("The mailbox is read-only").code("READ-ONLY");
+        }
+        let (system, keywords) = match split_flags(flags) {
+            Ok(split) => split,
+            Err(reply) => return reply,
+        };
+        let indexes = view.resolve(set, by_uid);
+        let uids: Vec<u32> = indexes.iter().map(|&i| view.messages[i].uid).collect();
+        let op = match kind {
+            StoreType::Replace => FlagOp::Replace,
+            StoreType::Add => FlagOp::Add,
+            StoreType::Remove => FlagOp::Remove,
+        };
+        let change = FlagChange {
+            op,
+            flags: system,
+            keywords,
+            unchanged_since: None,
+        };
+        let (account, mailbox) = (self.account_id(), view.mailbox);
+        let store = Arc::clone(self.store());
+        if !uids.is_empty() {
+            match store.update_flags(account, mailbox, &uids, change).await {
+                Ok(updated) => self.apply_flag_updates(updated.changed),
+                Err(e) => return store_error(&e),
+            }
+        }
+        if matches!(response, StoreResponse::Answer) {
+            let rev2 = self.rev2;
+            if let Some(view) = self.selected.as_ref() {
+                let out = &mut self.io.out;
+                for index in indexes {
+                    let meta = &view.messages[index];
+                    out.extend_from_slice(format!("* {} FETCH (", index + 1).as_bytes());
+                    if by_uid || rev2 {
+                        out.extend_from_slice(format!("UID {} ", meta.uid).as_bytes());
+                    }
+                    out.extend_from_slice(b"FLAGS ");
+                    wire::flag_list(out, meta.flags, &meta.keywords, false);
+                    out.extend_from_slice(b")\r\n");
+                }
+            }
+        }
+        Reply::ok(if by_uid { "UID STORE completed" } else { "STORE completed" })
+    }
+}
+
+/// System flags as bits and keywords as names; `\Recent` and unknown `\X` flags are refused.
+pub fn split_flags(flags: &[Flag<'_>]) -> Result<(Flags, Vec<String>), Reply> {
+    let mut system = Flags::NONE;
+    let mut keywords: Vec<String> = Vec::new();
+    for flag in flags {
+        match flag {
+            Flag::Seen => system = system.union(Flags::SEEN),
+            Flag::Answered => system = system.union(Flags::ANSWERED),
+            Flag::Flagged => system = system.union(Flags::FLAGGED),
+            Flag::Deleted => system = system.union(Flags::DELETED),
+            Flag::Draft => system = system.union(Flags::DRAFT),
+            Flag::Keyword(atom) => {
+                let keyword = atom.as_ref().to_string();
+                if !keywords.iter().any(|k| k.eq_ignore_ascii_case(&keyword)) {
+                    keywords.push(keyword);
+                }
+            }
+            Flag::Extension(_) => {
+                return Err(Reply::bad("Unknown system flag"));
+            }
+        }
+    }
+    if keywords.len() > MAX_KEYWORDS_PER_STORE {
+        return Err(Reply::no("Too many keywords").code("LIMIT"));
+    }
+    Ok((system, keywords))
+}
