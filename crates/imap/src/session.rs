@@ -453,6 +453,14 @@ impl Session {
                 mailbox,
                 uid,
             } => self.copy_or_move(&sequence_set, &mailbox, uid, true).await,
+            C::Search {
+                charset,
+                criteria,
+                uid,
+            } => {
+                self.search(charset.as_ref(), criteria.as_ref(), uid, &tag)
+                    .await?
+            }
             _ => Reply::bad("Command not supported"),
         };
         // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence number.

@@ -7,4 +7,5 @@ mod expunge;
 mod fetch;
 mod idle;
 mod mailbox;
+mod search;
 pub(crate) mod store;
