@@ -15,9 +15,9 @@ pub fn before_login(tls_offered: bool, plaintext_allowed: bool) -> String {
     caps.join(" ")
 }
 
-/// After login.
-pub fn after_login() -> String {
-    [
+/// After login; APPENDLIMIT (RFC 7889) is the largest message APPEND accepts.
+pub fn after_login(append_limit: u64) -> String {
+    let mut caps = [
         "IMAP4rev1",
         "IMAP4rev2",
         "SASL-IR",
@@ -32,8 +32,13 @@ pub fn after_login() -> String {
         "CHILDREN",
         "SPECIAL-USE",
         "STATUS=SIZE",
+        "QUOTA",
+        "QUOTA=RES-STORAGE",
+        "WITHIN",
     ]
-    .join(" ")
+    .join(" ");
+    caps.push_str(&format!(" APPENDLIMIT={append_limit}"));
+    caps
 }
 
 #[cfg(test)]

@@ -217,7 +217,7 @@ impl Session {
 
     pub fn capabilities(&self) -> String {
         if self.account.is_some() {
-            capabilities::after_login()
+            capabilities::after_login(self.config.limits.max_append_literal)
         } else {
             let tls = self.io.stream.as_ref().is_some_and(|s| s.is_tls());
             capabilities::before_login(!tls, self.secure())
@@ -407,6 +407,10 @@ impl Session {
                 item_names,
             } => self.status(&mailbox, &item_names).await,
             C::Idle => self.idle(&tag).await?,
+            C::GetQuotaRoot { mailbox } => self.get_quota_root(&mailbox).await,
+            C::GetQuota { root } => self.get_quota(root.as_ref()).await,
+            // RFC 9208 §4.1.3: limits are the administrator's to set.
+            C::SetQuota { .. } => Reply::no("Quotas are set by the administrator").code("NOPERM"),
             C::Append {
                 mailbox,
                 flags,

@@ -7,5 +7,6 @@ mod expunge;
 mod fetch;
 mod idle;
 mod mailbox;
+mod quota;
 mod search;
 pub(crate) mod store;
