@@ -35,6 +35,8 @@ pub fn after_login(append_limit: u64) -> String {
         "QUOTA",
         "QUOTA=RES-STORAGE",
         "WITHIN",
+        "CONDSTORE",
+        "QRESYNC",
     ]
     .join(" ");
     caps.push_str(&format!(" APPENDLIMIT={append_limit}"));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use imap_codec::CommandCodec;
 use imap_codec::decode::Decoder;
-use imap_codec::imap_types::command::{Command, CommandBody};
+use imap_codec::imap_types::command::{Command, CommandBody, StoreModifier};
 use imap_codec::imap_types::mailbox::Mailbox;
 use tern_net::{Connection, MaybeTlsStream};
 use tern_store::{Account, Change, StoreError, names};
@@ -150,6 +150,10 @@ pub struct Session {
     pub selected: Option<View>,
     /// The client sent `ENABLE IMAP4rev2` (RFC 9051 §6.3.1): rev2 responses and UTF-8 names.
     pub rev2: bool,
+    /// CONDSTORE is in use (RFC 7162 §3.1): MODSEQ in FETCH responses.
+    pub condstore: bool,
+    /// QRESYNC was enabled (RFC 7162 §3.2.3): VANISHED replaces EXPUNGE.
+    pub qresync: bool,
 }
 
 pub async fn run(conn: Connection, config: Arc<ImapConfig>) {
@@ -173,6 +177,8 @@ pub async fn run(conn: Connection, config: Arc<ImapConfig>) {
         feed: None,
         selected: None,
         rev2: false,
+        condstore: false,
+        qresync: false,
     };
     let greeting = format!(
         "OK [CAPABILITY {}] {} IMAP4rev2 server ready",
@@ -379,8 +385,14 @@ impl Session {
                     capabilities.as_ref().iter().map(|c| c.to_string()).collect();
                 self.enable(&names)
             }
-            C::Select { mailbox, .. } => self.select(&mailbox, false).await?,
-            C::Examine { mailbox, .. } => self.select(&mailbox, true).await?,
+            C::Select {
+                mailbox,
+                parameters,
+            } => self.select(&mailbox, false, &parameters).await?,
+            C::Examine {
+                mailbox,
+                parameters,
+            } => self.select(&mailbox, true, &parameters).await?,
             C::Create { mailbox } => self.create(&mailbox).await,
             C::Delete { mailbox } => self.delete(&mailbox).await,
             C::Rename { from, to } => self.rename(&from, &to).await,
@@ -434,17 +446,23 @@ impl Session {
                 sequence_set,
                 macro_or_item_names,
                 uid,
-                ..
-            } => self.fetch(&sequence_set, &macro_or_item_names, uid).await?,
+                modifiers,
+            } => {
+                self.fetch(&sequence_set, &macro_or_item_names, uid, &modifiers)
+                    .await?
+            }
             C::Store {
                 sequence_set,
                 kind,
                 response,
                 flags,
                 uid,
-                ..
+                modifiers,
             } => {
-                self.store_flags(&sequence_set, &kind, &response, &flags, uid)
+                let unchanged_since = modifiers.iter().find_map(|m| match m {
+                    StoreModifier::UnchangedSince(n) => Some(*n),
+                });
+                self.store_flags(&sequence_set, &kind, &response, &flags, uid, unchanged_since)
                     .await
             }
             C::Copy {
@@ -565,21 +583,12 @@ impl Session {
         let info = store.mailbox_by_id(account, mailbox).await?;
         let vanished = store.vanished_since(account, mailbox, since).await?;
         let changed = store.changed_since(account, mailbox, since).await?;
-        let rev2 = self.rev2;
+        let (rev2, condstore) = (self.rev2, self.condstore);
+        self.report_expunged(&vanished);
         let Some(view) = self.selected.as_mut() else {
             return Ok(());
         };
         let out = &mut self.io.out;
-        // Highest sequence numbers first, so each number is still right when it is sent.
-        let mut gone: Vec<usize> = vanished
-            .iter()
-            .filter_map(|&uid| view.index_of_uid(uid))
-            .collect();
-        gone.sort_unstable_by(|a, b| b.cmp(a));
-        for index in gone {
-            view.messages.remove(index);
-            out.extend_from_slice(format!("* {} EXPUNGE\r\n", index + 1).as_bytes());
-        }
         let mut added = false;
         let mut highest = info.highest_modseq.max(since);
         for meta in changed {
@@ -595,6 +604,9 @@ impl Session {
                     }
                     out.extend_from_slice(b"FLAGS ");
                     wire::flag_list(out, meta.flags, &meta.keywords, false);
+                    if condstore {
+                        out.extend_from_slice(format!(" MODSEQ ({})", meta.modseq).as_bytes());
+                    }
                     out.extend_from_slice(b")\r\n");
                     view.messages[index] = meta;
                 }

@@ -103,6 +103,14 @@ impl Session {
             if name.eq_ignore_ascii_case("IMAP4rev2") && !self.rev2 {
                 self.rev2 = true;
                 enabled.push("IMAP4rev2");
+            } else if name.eq_ignore_ascii_case("CONDSTORE") && !self.condstore {
+                self.condstore = true;
+                enabled.push("CONDSTORE");
+            } else if name.eq_ignore_ascii_case("QRESYNC") && !self.qresync {
+                // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+                self.qresync = true;
+                self.condstore = true;
+                enabled.push("QRESYNC");
             }
         }
         let mut line = String::from("ENABLED");

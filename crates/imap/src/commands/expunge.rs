@@ -36,16 +36,25 @@ impl Session {
     }
 
     /// `* n EXPUNGE` for each UID still in the view, highest sequence number first so that
-    /// every number is right when the client reads it (RFC 9051 §7.5.1).
+    /// every number is right when the client reads it (RFC 9051 §7.5.1); with QRESYNC one
+    /// `* VANISHED uids` instead (RFC 7162 §3.2.10).
     pub fn report_expunged(&mut self, uids: &[u32]) {
         let Some(view) = self.selected.as_mut() else {
             return;
         };
         let mut gone: Vec<usize> = uids.iter().filter_map(|&u| view.index_of_uid(u)).collect();
         gone.sort_unstable_by(|a, b| b.cmp(a));
+        let mut vanished = Vec::with_capacity(gone.len());
         for index in gone {
-            view.messages.remove(index);
-            self.io.untagged(&format!("{} EXPUNGE", index + 1));
+            vanished.push(view.messages.remove(index).uid);
+            if !self.qresync {
+                self.io.untagged(&format!("{} EXPUNGE", index + 1));
+            }
+        }
+        if self.qresync && !vanished.is_empty() {
+            vanished.sort_unstable();
+            self.io
+                .untagged(&format!("VANISHED {}", crate::wire::sequence_set(&vanished)));
         }
     }
 }

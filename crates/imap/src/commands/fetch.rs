@@ -7,6 +7,7 @@ use bytes::Bytes;
 use imap_codec::imap_types::fetch::{
     MacroOrMessageDataItemNames, MessageDataItemName, Section,
 };
+use imap_codec::imap_types::command::FetchModifier;
 use imap_codec::imap_types::sequence::SequenceSet;
 use tern_message::{Address, Envelope, Part, PartKind};
 use tern_store::{FlagChange, FlagOp, Flags, MessageMeta};
@@ -23,6 +24,7 @@ impl Session {
         set: &SequenceSet,
         items: &MacroOrMessageDataItemNames<'_>,
         by_uid: bool,
+        modifiers: &[FetchModifier],
     ) -> Result<Reply, Fatal> {
         let mut items: Vec<MessageDataItemName<'_>> = match items {
             MacroOrMessageDataItemNames::Macro(m) => m.expand(),
@@ -35,10 +37,60 @@ impl Session {
         if items.iter().any(|i| matches!(i, MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. })) {
             return Ok(Reply::bad("BINARY is not supported"));
         }
+        // RFC 7162 §3.1.4.1 CHANGEDSINCE, §3.2.6 VANISHED.
+        let mut changed_since = None;
+        let mut vanished = false;
+        for modifier in modifiers {
+            match modifier {
+                FetchModifier::ChangedSince(n) => changed_since = Some(n.get()),
+                FetchModifier::Vanished => vanished = true,
+            }
+        }
+        if vanished && !(by_uid && self.qresync && changed_since.is_some()) {
+            return Ok(Reply::bad(
+                "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
+            ));
+        }
+        if changed_since.is_some() || items.contains(&MessageDataItemName::ModSeq) {
+            self.condstore = true;
+            if !items.contains(&MessageDataItemName::ModSeq) {
+                items.push(MessageDataItemName::ModSeq);
+            }
+        }
         let Some(view) = self.selected.as_ref() else {
             return Ok(Reply::bad("No mailbox selected"));
         };
-        let indexes = view.resolve(set, by_uid);
+        let mut indexes = view.resolve(set, by_uid);
+        if let Some(since) = changed_since {
+            indexes.retain(|&i| view.messages[i].modseq > since);
+            if vanished {
+                let largest = view
+                    .messages
+                    .last()
+                    .map_or(0, |m| m.uid)
+                    .max(view.uid_next.saturating_sub(1));
+                let store = Arc::clone(self.store());
+                let mut gone = match store
+                    .vanished_since(self.account_id(), view.mailbox, since)
+                    .await
+                {
+                    Ok(gone) => gone,
+                    Err(e) => return Ok(store_error(&e)),
+                };
+                gone.retain(|&uid| crate::commands::condstore::set_contains(set, uid, largest));
+                gone.sort_unstable();
+                gone.dedup();
+                if !gone.is_empty() {
+                    self.io.untagged(&format!(
+                        "VANISHED (EARLIER) {}",
+                        wire::sequence_set(&gone)
+                    ));
+                }
+            }
+        }
+        let Some(view) = self.selected.as_ref() else {
+            return Ok(Reply::bad("No mailbox selected"));
+        };
         let needs_summary = items.iter().any(|i| {
             matches!(
                 i,

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use imap_codec::imap_types::command::SelectParameter;
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
 use imap_codec::imap_types::status::StatusDataItemName;
 use tern_store::{MailboxInfo, names};
@@ -18,7 +19,30 @@ impl Session {
     }
 
     /// SELECT / EXAMINE (RFC 9051 §6.3.2, §6.3.3).
-    pub async fn select(&mut self, mailbox: &Mailbox<'_>, read_only: bool) -> Result<Reply, Fatal> {
+    pub async fn select(
+        &mut self,
+        mailbox: &Mailbox<'_>,
+        read_only: bool,
+        parameters: &[SelectParameter],
+    ) -> Result<Reply, Fatal> {
+        let mut qresync = None;
+        for parameter in parameters {
+            match parameter {
+                SelectParameter::CondStore => self.condstore = true,
+                SelectParameter::QResync {
+                    uid_validity,
+                    mod_sequence_value,
+                    known_uids,
+                    ..
+                } => {
+                    // RFC 7162 §3.2.5: only after ENABLE QRESYNC.
+                    if !self.qresync {
+                        return Ok(Reply::bad("QRESYNC is not enabled"));
+                    }
+                    qresync = Some((uid_validity.get(), mod_sequence_value.get(), known_uids));
+                }
+            }
+        }
         // RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected.
         if self.selected.take().is_some() {
             self.io.untagged("OK [CLOSED] Previous mailbox closed");
@@ -88,6 +112,11 @@ impl Session {
         io.untagged(&format!("OK [PERMANENTFLAGS {permanent}] Limited"));
         io.untagged(&format!("OK [UIDVALIDITY {}] UIDs valid", view.uid_validity));
         io.untagged(&format!("OK [UIDNEXT {}] Predicted next UID", view.uid_next));
+        // RFC 7162 §3.1.2.1: with every SELECT of a mailbox that keeps mod-sequences.
+        io.untagged(&format!(
+            "OK [HIGHESTMODSEQ {}] Highest",
+            view.synced_modseq
+        ));
         if self.rev2 {
             // RFC 9051 §6.3.2: the LIST response for the selected mailbox.
             let mut line = b"* LIST () \"/\" ".to_vec();
@@ -96,6 +125,15 @@ impl Session {
             self.io.out.extend_from_slice(&line);
         }
         self.selected = Some(view);
+        if let Some((uid_validity, modseq, known_uids)) = qresync {
+            let store = std::sync::Arc::clone(self.store());
+            if let Err(e) = self
+                .qresync_select(&*store, account, info.id, uid_validity, modseq, known_uids.as_ref())
+                .await
+            {
+                return Ok(store_error(&e));
+            }
+        }
         Ok(if read_only {
             Reply::ok("EXAMINE completed").code("READ-ONLY")
         } else {

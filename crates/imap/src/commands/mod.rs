@@ -2,6 +2,7 @@
 
 mod append;
 mod auth;
+pub(crate) mod condstore;
 mod copy_move;
 mod expunge;
 mod fetch;

@@ -25,6 +25,8 @@ const MAX_DEPTH: usize = 64;
 struct Needs {
     summary: bool,
     raw: bool,
+    /// A MODSEQ key: the response carries the highest MODSEQ (RFC 7162 §3.1.5).
+    modseq: bool,
 }
 
 impl Session {
@@ -50,6 +52,9 @@ impl Session {
                 return Ok(Reply::bad("Search criteria nested too deeply"));
             }
         }
+        if needs.modseq {
+            self.condstore = true;
+        }
         let Some(view) = self.selected.as_ref() else {
             return Ok(Reply::bad("No mailbox selected"));
         };
@@ -57,6 +62,7 @@ impl Session {
         let store = Arc::clone(self.store());
         let now = now();
         let mut hits: Vec<u32> = Vec::new();
+        let mut highest_modseq = 0u64;
         let all: Vec<usize> = (0..view.messages.len()).collect();
         for chunk in all.chunks(BATCH) {
             let Some(view) = self.selected.as_ref() else {
@@ -98,6 +104,7 @@ impl Session {
                 };
                 if criteria.iter().all(|key| message.matches(key)) {
                     hits.push(if by_uid { meta.uid } else { message.seq });
+                    highest_modseq = highest_modseq.max(meta.modseq);
                 }
             }
         }
@@ -109,6 +116,9 @@ impl Session {
             if !hits.is_empty() {
                 line.push_str(" ALL ");
                 line.push_str(&wire::sequence_set(&hits));
+                if needs.modseq {
+                    line.push_str(&format!(" MODSEQ {highest_modseq}"));
+                }
             }
             self.io.untagged(&line);
         } else {
@@ -116,6 +126,9 @@ impl Session {
             for hit in &hits {
                 line.push(' ');
                 line.push_str(&hit.to_string());
+            }
+            if needs.modseq && !hits.is_empty() {
+                line.push_str(&format!(" (MODSEQ {highest_modseq})"));
             }
             self.io.untagged(&line);
         }
@@ -149,6 +162,10 @@ fn scan(key: &SearchKey<'_>, needs: &mut Needs, depth: usize) -> bool {
         }
         SearchKey::Body(_) | SearchKey::Text(_) | SearchKey::Header(..) => {
             needs.raw = true;
+            true
+        }
+        SearchKey::ModSequence { .. } => {
+            needs.modseq = true;
             true
         }
         _ => true,

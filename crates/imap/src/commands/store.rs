@@ -20,6 +20,7 @@ impl Session {
         response: &StoreResponse,
         flags: &[Flag<'_>],
         by_uid: bool,
+        unchanged_since: Option<u64>,
     ) -> Reply {
         let Some(view) = self.selected.as_ref() else {
             return Reply::bad("No mailbox selected");
@@ -42,21 +43,32 @@ impl Session {
             op,
             flags: system,
             keywords,
-            unchanged_since: None,
+            unchanged_since,
         };
+        if unchanged_since.is_some() {
+            self.condstore = true;
+        }
         let (account, mailbox) = (self.account_id(), view.mailbox);
         let store = Arc::clone(self.store());
+        let mut modified = Vec::new();
         if !uids.is_empty() {
             match store.update_flags(account, mailbox, &uids, change).await {
-                Ok(updated) => self.apply_flag_updates(updated.changed),
+                Ok(updated) => {
+                    self.apply_flag_updates(updated.changed);
+                    modified = updated.modified;
+                }
                 Err(e) => return store_error(&e),
             }
         }
+        let condstore = self.condstore;
         if matches!(response, StoreResponse::Answer) {
             let rev2 = self.rev2;
             if let Some(view) = self.selected.as_ref() {
                 let out = &mut self.io.out;
                 for index in indexes {
+                    if modified.contains(&view.messages[index].uid) {
+                        continue;
+                    }
                     let meta = &view.messages[index];
                     out.extend_from_slice(format!("* {} FETCH (", index + 1).as_bytes());
                     if by_uid || rev2 {
@@ -64,11 +76,28 @@ impl Session {
                     }
                     out.extend_from_slice(b"FLAGS ");
                     wire::flag_list(out, meta.flags, &meta.keywords, false);
+                    if condstore {
+                        out.extend_from_slice(format!(" MODSEQ ({})", meta.modseq).as_bytes());
+                    }
                     out.extend_from_slice(b")\r\n");
                 }
             }
         }
-        Reply::ok(if by_uid { "UID STORE completed" } else { "STORE completed" })
+        let reply = Reply::ok(if by_uid { "UID STORE completed" } else { "STORE completed" });
+        if modified.is_empty() {
+            return reply;
+        }
+        // RFC 7162 §3.1.3: MODIFIED names what UNCHANGEDSINCE left alone (UIDs for UID
+        // STORE, sequence numbers otherwise).
+        let mut numbers: Vec<u32> = match self.selected.as_ref() {
+            Some(view) if !by_uid => modified
+                .iter()
+                .filter_map(|&uid| view.index_of_uid(uid).map(|i| i as u32 + 1))
+                .collect(),
+            _ => modified,
+        };
+        numbers.sort_unstable();
+        reply.code(format!("MODIFIED {}", wire::sequence_set(&numbers)))
     }
 }
 
