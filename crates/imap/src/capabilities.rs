@@ -36,6 +36,11 @@ pub fn after_login(append_limit: u64) -> String {
         "QUOTA=RES-STORAGE",
         "WITHIN",
         "CONDSTORE",
+        "ESEARCH",
+        "SEARCHRES",
+        "LIST-EXTENDED",
+        "LIST-STATUS",
+        "CREATE-SPECIAL-USE",
         "QRESYNC",
     ]
     .join(" ");

@@ -7,6 +7,7 @@
 
 mod capabilities;
 mod commands;
+mod extended;
 pub mod reader;
 mod session;
 mod utf7;

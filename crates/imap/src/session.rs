@@ -14,6 +14,7 @@ use tern_store::{Account, Change, StoreError, names};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::broadcast;
 
+use crate::extended::{self, Extension};
 use crate::reader::{CommandReader, Frame, ReadError, tag_of};
 use crate::view::View;
 use crate::{ImapConfig, capabilities, utf7, wire};
@@ -154,6 +155,10 @@ pub struct Session {
     pub condstore: bool,
     /// QRESYNC was enabled (RFC 7162 §3.2.3): VANISHED replaces EXPUNGE.
     pub qresync: bool,
+    /// Extension syntax taken off the current command before imap-codec parsed it.
+    pub extension: Extension,
+    /// The saved search result (RFC 5182), as UIDs.
+    pub saved_search: Vec<u32>,
 }
 
 pub async fn run(conn: Connection, config: Arc<ImapConfig>) {
@@ -179,6 +184,8 @@ pub async fn run(conn: Connection, config: Arc<ImapConfig>) {
         rev2: false,
         condstore: false,
         qresync: false,
+        extension: Extension::None,
+        saved_search: Vec::new(),
     };
     let greeting = format!(
         "OK [CAPABILITY {}] {} IMAP4rev2 server ready",
@@ -243,6 +250,17 @@ impl Session {
                 }
                 Frame::Command(bytes) => bytes,
             };
+            let command = match extended::preparse(&command, |uid| self.saved_search_text(uid)) {
+                Ok((command, extension)) => {
+                    self.extension = extension;
+                    command
+                }
+                Err(text) => {
+                    let tag = tag_of(&command);
+                    self.tagged(tag.as_deref().unwrap_or("*"), Status::Bad, text);
+                    continue;
+                }
+            };
             let codec = CommandCodec::default();
             let parsed = match codec.decode(&command) {
                 Ok((rest, parsed)) if rest.is_empty() => parsed,
@@ -293,6 +311,25 @@ impl Session {
                     Err(_) => Err(Fatal::Autologout(timeout)),
                 }
             }
+        }
+    }
+
+    /// `$` as text (RFC 5182 §2.1): UIDs, or the sequence numbers of those UIDs. An empty
+    /// result becomes a number no message has.
+    fn saved_search_text(&self, uid: bool) -> String {
+        let numbers: Vec<u32> = match (&self.selected, uid) {
+            (_, true) => self.saved_search.clone(),
+            (Some(view), false) => self
+                .saved_search
+                .iter()
+                .filter_map(|&u| view.index_of_uid(u).map(|i| i as u32 + 1))
+                .collect(),
+            (None, false) => Vec::new(),
+        };
+        if numbers.is_empty() {
+            u32::MAX.to_string()
+        } else {
+            wire::sequence_set(&numbers)
         }
     }
 

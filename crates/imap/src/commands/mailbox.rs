@@ -9,6 +9,7 @@ use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
 use imap_codec::imap_types::status::StatusDataItemName;
 use tern_store::{MailboxInfo, names};
 
+use crate::extended::{Extension, ListOptions};
 use crate::session::{Fatal, Reply, Session, store_error};
 use crate::view::View;
 
@@ -43,6 +44,8 @@ impl Session {
                 }
             }
         }
+        // RFC 5182 §2.1: the saved result does not outlive the selection.
+        self.saved_search.clear();
         // RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected.
         if self.selected.take().is_some() {
             self.io.untagged("OK [CLOSED] Previous mailbox closed");
@@ -177,8 +180,18 @@ impl Session {
         if name == "INBOX" {
             return Reply::no("INBOX always exists").code("ALREADYEXISTS");
         }
+        // RFC 6154 §5.2 CREATE-SPECIAL-USE.
+        let special_use = match std::mem::replace(&mut self.extension, Extension::None) {
+            Extension::CreateSpecialUse(attribute) => {
+                match tern_store::SpecialUse::from_attribute(&attribute) {
+                    Some(special) => Some(special),
+                    None => return Reply::no("Unknown special use").code("USEATTR"),
+                }
+            }
+            _ => None,
+        };
         let account = self.account_id();
-        match self.store().create_mailbox(account, &name, None).await {
+        match self.store().create_mailbox(account, &name, special_use).await {
             Ok(_) => Reply::ok("CREATE completed"),
             Err(e) => store_error(&e),
         }
@@ -269,6 +282,15 @@ impl Session {
             Err(reply) => return reply,
         };
         let command = if lsub { "LSUB" } else { "LIST" };
+        let options = match std::mem::replace(&mut self.extension, Extension::None) {
+            Extension::List(options) => options,
+            _ => ListOptions::default(),
+        };
+        let status_items = match options.status.as_deref().map(status_items) {
+            Some(Ok(items)) => items,
+            Some(Err(reply)) => return reply,
+            None => Vec::new(),
+        };
         if pattern.is_empty() && !lsub {
             // RFC 9051 §6.3.9: the delimiter and the root of the reference.
             self.io.untagged("LIST (\\Noselect) \"/\" \"\"");
@@ -280,8 +302,13 @@ impl Session {
             Err(e) => return store_error(&e),
         };
         let full_pattern = canonical_inbox(&format!("{reference}{pattern}"));
+        let mut statuses = Vec::new();
         for (name, entry) in hierarchy(&mailboxes) {
-            if lsub && !entry.info.is_some_and(|i| i.subscribed) {
+            let subscribed = entry.info.is_some_and(|i| i.subscribed);
+            if (lsub || options.select_subscribed) && !subscribed {
+                continue;
+            }
+            if options.select_special_use && !entry.info.is_some_and(|i| i.special_use.is_some()) {
                 continue;
             }
             if !matches(full_pattern.as_bytes(), name.as_bytes()) {
@@ -296,6 +323,9 @@ impl Session {
                     }
                 }
             }
+            if options.return_subscribed && subscribed {
+                attributes.push("\\Subscribed");
+            }
             if !lsub {
                 attributes.push(if entry.has_children {
                     "\\HasChildren"
@@ -307,6 +337,15 @@ impl Session {
             self.encode_name(&mut line, name);
             line.extend_from_slice(b"\r\n");
             self.io.out.extend_from_slice(&line);
+            if let (false, Some(info)) = (status_items.is_empty(), entry.info) {
+                statuses.push(info.clone());
+            }
+        }
+        // RFC 5819: a STATUS response for each selectable name listed.
+        for info in statuses {
+            if let Err(reply) = self.status_response(&info, &status_items).await {
+                return reply;
+            }
         }
         Reply::ok(format!("{command} completed"))
     }
@@ -324,10 +363,23 @@ impl Session {
             Ok(None) => return Reply::no("No such mailbox").code("NONEXISTENT"),
             Err(e) => return store_error(&e),
         };
-        let status = match store.mailbox_status(account, info.id).await {
-            Ok(status) => status,
-            Err(e) => return store_error(&e),
-        };
+        match self.status_response(&info, items).await {
+            Ok(()) => Reply::ok("STATUS completed"),
+            Err(reply) => reply,
+        }
+    }
+
+    /// One `* STATUS name (...)` response.
+    async fn status_response(
+        &mut self,
+        info: &MailboxInfo,
+        items: &[StatusDataItemName],
+    ) -> Result<(), Reply> {
+        let store = std::sync::Arc::clone(self.store());
+        let status = store
+            .mailbox_status(self.account_id(), info.id)
+            .await
+            .map_err(|e| store_error(&e))?;
         let mut fields = Vec::new();
         for item in items {
             let field = match item {
@@ -342,7 +394,7 @@ impl Session {
                     format!("HIGHESTMODSEQ {}", status.highest_modseq)
                 }
                 StatusDataItemName::DeletedStorage => {
-                    return Reply::bad("STATUS DELETED-STORAGE is not supported");
+                    return Err(Reply::bad("STATUS DELETED-STORAGE is not supported"));
                 }
             };
             fields.push(field);
@@ -351,8 +403,27 @@ impl Session {
         self.encode_name(&mut line, &info.name);
         line.extend_from_slice(format!(" ({})\r\n", fields.join(" ")).as_bytes());
         self.io.out.extend_from_slice(&line);
-        Reply::ok("STATUS completed")
+        Ok(())
     }
+}
+
+/// STATUS item names as written in LIST ... RETURN (STATUS (...)).
+fn status_items(text: &str) -> Result<Vec<StatusDataItemName>, Reply> {
+    text.split_ascii_whitespace()
+        .map(|item| {
+            Ok(match item.to_ascii_uppercase().as_str() {
+                "MESSAGES" => StatusDataItemName::Messages,
+                "RECENT" => StatusDataItemName::Recent,
+                "UIDNEXT" => StatusDataItemName::UidNext,
+                "UIDVALIDITY" => StatusDataItemName::UidValidity,
+                "UNSEEN" => StatusDataItemName::Unseen,
+                "DELETED" => StatusDataItemName::Deleted,
+                "SIZE" => StatusDataItemName::Size,
+                "HIGHESTMODSEQ" => StatusDataItemName::HighestModSeq,
+                _ => return Err(Reply::bad("Unknown STATUS item")),
+            })
+        })
+        .collect()
 }
 
 /// A name in the hierarchy: an existing mailbox, or a parent implied by a child's name.

@@ -11,6 +11,7 @@ use imap_codec::imap_types::search::SearchKey;
 use tern_message::{Address, Summary};
 use tern_store::{Flags, MessageMeta};
 
+use crate::extended::Extension;
 use crate::session::{Fatal, Reply, Session, store_error};
 use crate::view::View;
 use crate::wire;
@@ -108,7 +109,47 @@ impl Session {
                 }
             }
         }
-        if self.rev2 {
+        let options = match std::mem::replace(&mut self.extension, Extension::None) {
+            Extension::Search(options) => Some(options),
+            _ => None,
+        };
+        if let Some(options) = options {
+            if options.save {
+                // RFC 5182 §2.1: the result is kept as UIDs.
+                self.saved_search = match (by_uid, self.selected.as_ref()) {
+                    (true, _) => hits.clone(),
+                    (false, Some(view)) => hits
+                        .iter()
+                        .map(|&seq| view.messages[seq as usize - 1].uid)
+                        .collect(),
+                    (false, None) => Vec::new(),
+                };
+            }
+            // RFC 5182 §2.2: SAVE alone returns no ESEARCH response.
+            let only_save = options.save && !(options.min || options.max || options.count || options.all);
+            if !only_save {
+                let mut line = format!("ESEARCH (TAG \"{tag}\")");
+                if by_uid {
+                    line.push_str(" UID");
+                }
+                if let (true, Some(min)) = (options.min, hits.first()) {
+                    line.push_str(&format!(" MIN {min}"));
+                }
+                if let (true, Some(max)) = (options.max, hits.last()) {
+                    line.push_str(&format!(" MAX {max}"));
+                }
+                if options.all && !hits.is_empty() {
+                    line.push_str(&format!(" ALL {}", wire::sequence_set(&hits)));
+                }
+                if options.count {
+                    line.push_str(&format!(" COUNT {}", hits.len()));
+                }
+                if needs.modseq && !hits.is_empty() {
+                    line.push_str(&format!(" MODSEQ {highest_modseq}"));
+                }
+                self.io.untagged(&line);
+            }
+        } else if self.rev2 {
             let mut line = format!("ESEARCH (TAG \"{tag}\")");
             if by_uid {
                 line.push_str(" UID");
