@@ -80,3 +80,18 @@ def test_fetch_outside_the_mailbox_is_empty(tern):
     imap = setup(tern)
     typ, data = imap.uid("FETCH", "100:200", "(FLAGS)")
     assert typ == "OK" and data == [None]
+
+
+def test_binary_decodes_the_transfer_encoding(tern):
+    from imap_helpers import PASSWORD, USER, Raw
+    setup(tern)
+    raw = Raw(tern.port("imap"))
+    raw.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw.command(b"s", b"SELECT INBOX")
+    lines = raw.command(b"b", b"FETCH 2 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[1]<0.5>)")
+    assert lines[0] == b"* 2 FETCH (BINARY[2] ~{3}"
+    assert lines[1] == b"\x00\x01\x02 BINARY.SIZE[2] 3 BINARY[1]<0> {5}"
+    assert lines[2] == b"first)"
+    assert lines[-1] == b"b OK FETCH completed"
+    lines = raw.command(b"c", b"FETCH 2 (FLAGS)")
+    assert b"\\Seen" not in lines[0], "BINARY.PEEK leaves \\Seen alone"

@@ -41,6 +41,7 @@ pub fn after_login(append_limit: u64) -> String {
         "LIST-EXTENDED",
         "LIST-STATUS",
         "CREATE-SPECIAL-USE",
+        "BINARY",
         "QRESYNC",
     ]
     .join(" ");

@@ -24,10 +24,18 @@ pub fn string(out: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
-/// Appends a literal (RFC 9051 §4.3); `literal8` for BINARY content with NULs (RFC 3516).
+/// Appends a literal (RFC 9051 §4.3).
 pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
     out.extend_from_slice(s);
+}
+
+/// Appends a literal8 (`~{n}`, RFC 3516 §4.2) when the data holds NUL, else a literal.
+pub fn literal8(out: &mut Vec<u8>, s: &[u8]) {
+    if s.contains(&0) {
+        out.push(b'~');
+    }
+    literal(out, s);
 }
 
 /// Appends an nstring: NIL or a string.

@@ -34,9 +34,6 @@ impl Session {
         if by_uid && !items.contains(&MessageDataItemName::Uid) {
             items.insert(0, MessageDataItemName::Uid);
         }
-        if items.iter().any(|i| matches!(i, MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. })) {
-            return Ok(Reply::bad("BINARY is not supported"));
-        }
         // RFC 7162 §3.1.4.1 CHANGEDSINCE, §3.2.6 VANISHED.
         let mut changed_since = None;
         let mut vanished = false;
@@ -100,6 +97,8 @@ impl Session {
                     | MessageDataItemName::BodyExt { .. }
                     | MessageDataItemName::Rfc822Header
                     | MessageDataItemName::Rfc822Text
+                    | MessageDataItemName::Binary { .. }
+                    | MessageDataItemName::BinarySize { .. }
             )
         });
         let needs_blob = items.iter().any(|i| {
@@ -109,6 +108,8 @@ impl Session {
                     | MessageDataItemName::Rfc822
                     | MessageDataItemName::Rfc822Header
                     | MessageDataItemName::Rfc822Text
+                    | MessageDataItemName::Binary { .. }
+                    | MessageDataItemName::BinarySize { .. }
             )
         });
         // RFC 9051 §6.4.5: BODY[...] (not PEEK) and RFC822 / RFC822.TEXT set \Seen.
@@ -117,6 +118,7 @@ impl Session {
                 matches!(
                     i,
                     MessageDataItemName::BodyExt { peek: false, .. }
+                        | MessageDataItemName::Binary { peek: false, .. }
                         | MessageDataItemName::Rfc822
                         | MessageDataItemName::Rfc822Text
                 )
@@ -177,8 +179,16 @@ impl Session {
                     Bytes::new()
                 };
                 let mut out = std::mem::take(&mut self.io.out);
-                write_message(&mut out, index + 1, &meta, summary, &blob, &items);
+                let before = out.len();
+                let written = write_message(&mut out, index + 1, &meta, summary, &blob, &items);
+                if written.is_err() {
+                    out.truncate(before);
+                }
                 self.io.out = out;
+                if written.is_err() {
+                    // RFC 3516 §4.3: a transfer encoding we cannot decode.
+                    return Ok(Reply::no("Unknown Content-Transfer-Encoding").code("UNKNOWN-CTE"));
+                }
                 self.io.flush_if_large().await?;
             }
         }
@@ -202,6 +212,9 @@ impl Session {
     }
 }
 
+/// A part's transfer encoding is not one we can decode (BINARY, RFC 3516 §4.3).
+struct UnknownEncoding;
+
 /// One `* n FETCH (...)` response.
 fn write_message(
     out: &mut Vec<u8>,
@@ -210,7 +223,7 @@ fn write_message(
     summary: Option<&tern_message::Summary>,
     blob: &[u8],
     items: &[MessageDataItemName<'_>],
-) {
+) -> Result<(), UnknownEncoding> {
     out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -287,11 +300,72 @@ fn write_message(
                     }
                 }
             }
-            // Refused before any output (BINARY is not advertised).
-            MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. } => {}
+            MessageDataItemName::Binary {
+                section, partial, ..
+            } => {
+                out.extend_from_slice(format!("BINARY[{}]", part_name(section)).as_bytes());
+                let data = match summary {
+                    Some(s) => binary_bytes(&s.structure, blob, section)?,
+                    None => None,
+                };
+                match (data, partial) {
+                    (None, _) => out.extend_from_slice(b" NIL"),
+                    (Some(data), None) => {
+                        out.push(b' ');
+                        wire::literal8(out, &data);
+                    }
+                    (Some(data), Some((origin, length))) => {
+                        out.extend_from_slice(format!("<{origin}> ").as_bytes());
+                        let start = (*origin as usize).min(data.len());
+                        let end = start.saturating_add(length.get() as usize).min(data.len());
+                        wire::literal8(out, &data[start..end]);
+                    }
+                }
+            }
+            MessageDataItemName::BinarySize { section } => {
+                let size = match summary {
+                    Some(s) => binary_bytes(&s.structure, blob, section)?.map_or(0, |d| d.len()),
+                    None => 0,
+                };
+                out.extend_from_slice(
+                    format!("BINARY.SIZE[{}] {size}", part_name(section)).as_bytes(),
+                );
+            }
         }
     }
     out.extend_from_slice(b")\r\n");
+    Ok(())
+}
+
+fn part_name(section: &[std::num::NonZeroU32]) -> String {
+    section
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// BINARY[section] (RFC 3516 §4.2): the part's body with its transfer encoding undone; the
+/// whole message for the empty section. None when the part does not exist.
+fn binary_bytes(
+    root: &Part,
+    raw: &[u8],
+    section: &[std::num::NonZeroU32],
+) -> Result<Option<Vec<u8>>, UnknownEncoding> {
+    if section.is_empty() {
+        return Ok(Some(raw.to_vec()));
+    }
+    let path: Vec<u32> = section.iter().map(|n| n.get()).collect();
+    let Some(part) = root.section(&path) else {
+        return Ok(None);
+    };
+    match part.kind {
+        PartKind::Leaf => tern_message::decode_transfer_encoding(&part.encoding, part.body_in(raw))
+            .map(Some)
+            .map_err(|_| UnknownEncoding),
+        // Containers carry no transfer encoding of their own to undo.
+        _ => Ok(Some(part.body_in(raw).to_vec())),
+    }
 }
 
 /// The section as the client wrote it, for the response (`1.HEADER.FIELDS (FROM TO)`).
