@@ -2,7 +2,14 @@
 
 /// Before login: what a client needs to choose how to authenticate.
 pub fn before_login(tls_offered: bool, plaintext_allowed: bool) -> String {
-    let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "ENABLE", "ID"];
+    let mut caps = vec![
+        "IMAP4rev1",
+        "IMAP4rev2",
+        "SASL-IR",
+        "LITERAL+",
+        "ENABLE",
+        "ID",
+    ];
     if tls_offered {
         caps.push("STARTTLS");
     }

@@ -95,14 +95,13 @@ pub fn preparse(
             }
             args = replace_dollar_in_search(&args, &saved);
         }
-        b"FETCH" | b"STORE" | b"COPY" | b"MOVE" | b"EXPUNGE" => {
+        b"FETCH" | b"STORE" | b"COPY" | b"MOVE" | b"EXPUNGE"
             if args.first() == Some(&b'$')
-                && matches!(args.get(1), None | Some(b' ') | Some(b'\r') | Some(b'\n'))
-            {
-                let mut replaced = saved(is_uid).into_bytes();
-                replaced.extend_from_slice(&args[1..]);
-                args = replaced;
-            }
+                && matches!(args.get(1), None | Some(b' ') | Some(b'\r') | Some(b'\n')) =>
+        {
+            let mut replaced = saved(is_uid).into_bytes();
+            replaced.extend_from_slice(&args[1..]);
+            args = replaced;
         }
         b"LIST" if !is_uid => {
             let mut options = ListOptions::default();

@@ -175,12 +175,11 @@ impl CommandReader {
                 stream.flush().await?;
             }
             // The limit above keeps this within usize on every platform we build for.
-            let length = usize::try_from(literal.length).map_err(|_| {
-                ReadError::NonSyncLiteralTooLarge {
+            let length =
+                usize::try_from(literal.length).map_err(|_| ReadError::NonSyncLiteralTooLarge {
                     length: literal.length,
                     limit,
-                }
-            })?;
+                })?;
             self.read_literal(stream, length, &mut command).await?;
         }
     }
@@ -302,7 +301,9 @@ mod tests {
             got,
             vec![
                 Ok(Frame::Command(b"a NOOP\r\n".to_vec())),
-                Ok(Frame::Command(b"b LOGIN {3}\r\nbob {2+}\r\npw\r\n".to_vec())),
+                Ok(Frame::Command(
+                    b"b LOGIN {3}\r\nbob {2+}\r\npw\r\n".to_vec()
+                )),
                 Ok(Frame::Command(b"c APPEND INBOX {5}\r\nhello\r\n".to_vec())),
             ]
         );
@@ -330,9 +331,12 @@ mod tests {
     #[tokio::test]
     async fn append_gets_the_larger_limit_and_nonsync_overflow_is_fatal() {
         let (got, _) = frames(b"a APPEND INBOX {1001+}\r\n").await;
-        assert!(matches!(got[0], Err(_)), "{got:?}");
+        assert!(got[0].is_err(), "{got:?}");
         let (got, _) = frames(b"a APPEND INBOX {1001}\r\n").await;
-        assert!(matches!(got[0], Ok(Frame::LiteralRefused { limit: 1000, .. })));
+        assert!(matches!(
+            got[0],
+            Ok(Frame::LiteralRefused { limit: 1000, .. })
+        ));
     }
 
     #[tokio::test]

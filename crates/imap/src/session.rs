@@ -263,7 +263,7 @@ impl Session {
             };
             let codec = CommandCodec::default();
             let parsed = match codec.decode(&command) {
-                Ok((rest, parsed)) if rest.is_empty() => parsed,
+                Ok(([], parsed)) => parsed,
                 _ => {
                     let tag = tag_of(&command);
                     self.tagged(
@@ -378,7 +378,9 @@ impl Session {
         let tag = command.tag.inner().to_owned();
         let expunges_allowed = !matches!(
             command.body,
-            C::Fetch { uid: false, .. } | C::Store { uid: false, .. } | C::Search { uid: false, .. }
+            C::Fetch { uid: false, .. }
+                | C::Store { uid: false, .. }
+                | C::Search { uid: false, .. }
         );
         let reply = match command.body {
             // Any state (RFC 9051 §6.1).
@@ -410,7 +412,7 @@ impl Session {
                 initial_response,
             } if !authenticated => {
                 let initial = initial_response.as_ref().map(|s| s.declassify().to_vec());
-                self.authenticate(&mechanism.to_string(), initial).await?
+                self.authenticate(mechanism.as_ref(), initial).await?
             }
             C::StartTLS | C::Login { .. } | C::Authenticate { .. } => {
                 Reply::bad("Already authenticated")
@@ -418,8 +420,11 @@ impl Session {
             _ if !authenticated => Reply::bad("Log in first"),
             // Authenticated (RFC 9051 §6.3).
             C::Enable { capabilities } => {
-                let names: Vec<String> =
-                    capabilities.as_ref().iter().map(|c| c.to_string()).collect();
+                let names: Vec<String> = capabilities
+                    .as_ref()
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect();
                 self.enable(&names)
             }
             C::Select {
@@ -438,10 +443,7 @@ impl Session {
             C::List {
                 reference,
                 mailbox_wildcard,
-            } => {
-                self.list(&reference, &mailbox_wildcard, false)
-                    .await
-            }
+            } => self.list(&reference, &mailbox_wildcard, false).await,
             C::Lsub {
                 reference,
                 mailbox_wildcard,
@@ -465,10 +467,7 @@ impl Session {
                 flags,
                 date,
                 message,
-            } => {
-                self.append(&mailbox, &flags, date.as_ref(), &message)
-                    .await
-            }
+            } => self.append(&mailbox, &flags, date.as_ref(), &message).await,
             _ if !selected => Reply::bad("No mailbox selected"),
             // Selected (RFC 9051 §6.4).
             C::Check => {
@@ -496,11 +495,19 @@ impl Session {
                 uid,
                 modifiers,
             } => {
-                let unchanged_since = modifiers.iter().find_map(|m| match m {
-                    StoreModifier::UnchangedSince(n) => Some(*n),
-                });
-                self.store_flags(&sequence_set, &kind, &response, &flags, uid, unchanged_since)
-                    .await
+                let unchanged_since = modifiers
+                    .iter()
+                    .map(|StoreModifier::UnchangedSince(n)| *n)
+                    .next();
+                self.store_flags(
+                    &sequence_set,
+                    &kind,
+                    &response,
+                    &flags,
+                    uid,
+                    unchanged_since,
+                )
+                .await
             }
             C::Copy {
                 sequence_set,
@@ -667,9 +674,7 @@ impl Session {
 /// The NO a store error deserves (RFC 5530 response codes).
 pub fn store_error(e: &StoreError) -> Reply {
     match e {
-        StoreError::NotFound { what } => {
-            Reply::no(format!("No such {what}")).code("NONEXISTENT")
-        }
+        StoreError::NotFound { what } => Reply::no(format!("No such {what}")).code("NONEXISTENT"),
         StoreError::AlreadyExists { what } => {
             Reply::no(format!("The {what} already exists")).code("ALREADYEXISTS")
         }

@@ -91,7 +91,9 @@ fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
                 out.splice(at..at, other.iter().copied());
             }
             4 => {
-                let special = [b"{", b"}", b"(", b")", b"\"", b"*", b"$", b"\0", b"\\", b"~"];
+                let special = [
+                    b"{", b"}", b"(", b")", b"\"", b"*", b"$", b"\0", b"\\", b"~",
+                ];
                 out.insert(at, special[rng.below(special.len())][0]);
             }
             _ => out.insert(at, b"0123456789"[rng.below(10)]),
@@ -151,11 +153,11 @@ async fn server() -> (SocketAddr, tempfile::TempDir, Arc<SqliteStore>) {
             let session = tokio::spawn(tern_imap::serve(conn, config.clone()));
             // A panic in a session fails the test through this task.
             tokio::spawn(async move {
-                if let Err(e) = session.await {
-                    if e.is_panic() {
-                        eprintln!("SESSION PANICKED");
-                        std::process::abort();
-                    }
+                if let Err(e) = session.await
+                    && e.is_panic()
+                {
+                    eprintln!("SESSION PANICKED");
+                    std::process::abort();
                 }
             });
         }
@@ -175,9 +177,9 @@ async fn answered(stream: &mut TcpStream, tag: &[u8], within: Duration) -> bool 
             Ok(Ok(0)) | Ok(Err(_)) => return true,
             Ok(Ok(n)) => {
                 seen.extend_from_slice(&buf[..n]);
-                let done = seen.split(|&b| b == b'\n').any(|line| {
-                    line.starts_with(tag) || line.starts_with(b"* BYE")
-                });
+                let done = seen
+                    .split(|&b| b == b'\n')
+                    .any(|line| line.starts_with(tag) || line.starts_with(b"* BYE"));
                 if done {
                     return true;
                 }

@@ -72,8 +72,9 @@ impl Session {
                         .is_some_and(|z| !z.eq_ignore_ascii_case(&credentials.authcid))
                     {
                         // Acting as another user (proxy authorization) is not offered.
-                        return Ok(Reply::no("Authorization identity refused")
-                            .code("AUTHORIZATIONFAILED"));
+                        return Ok(
+                            Reply::no("Authorization identity refused").code("AUTHORIZATIONFAILED")
+                        );
                     }
                     return Ok(self
                         .check_password(&credentials.authcid, &credentials.password)

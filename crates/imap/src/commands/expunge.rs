@@ -53,8 +53,10 @@ impl Session {
         }
         if self.qresync && !vanished.is_empty() {
             vanished.sort_unstable();
-            self.io
-                .untagged(&format!("VANISHED {}", crate::wire::sequence_set(&vanished)));
+            self.io.untagged(&format!(
+                "VANISHED {}",
+                crate::wire::sequence_set(&vanished)
+            ));
         }
     }
 }

@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use imap_codec::imap_types::fetch::{
-    MacroOrMessageDataItemNames, MessageDataItemName, Section,
-};
 use imap_codec::imap_types::command::FetchModifier;
+use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName, Section};
 use imap_codec::imap_types::sequence::SequenceSet;
 use tern_message::{Address, Envelope, Part, PartKind};
 use tern_store::{FlagChange, FlagOp, Flags, MessageMeta};
@@ -78,10 +76,8 @@ impl Session {
                 gone.sort_unstable();
                 gone.dedup();
                 if !gone.is_empty() {
-                    self.io.untagged(&format!(
-                        "VANISHED (EARLIER) {}",
-                        wire::sequence_set(&gone)
-                    ));
+                    self.io
+                        .untagged(&format!("VANISHED (EARLIER) {}", wire::sequence_set(&gone)));
                 }
             }
         }
@@ -230,7 +226,9 @@ fn write_message(
             out.push(b' ');
         }
         match item {
-            MessageDataItemName::Uid => out.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
+            MessageDataItemName::Uid => {
+                out.extend_from_slice(format!("UID {}", meta.uid).as_bytes())
+            }
             MessageDataItemName::Flags => {
                 out.extend_from_slice(b"FLAGS ");
                 wire::flag_list(out, meta.flags, &meta.keywords, false);
@@ -284,7 +282,8 @@ fn write_message(
                 out.extend_from_slice(b"BODY[");
                 section_name(out, section.as_ref());
                 out.push(b']');
-                let data = summary.and_then(|s| section_bytes(&s.structure, blob, section.as_ref()));
+                let data =
+                    summary.and_then(|s| section_bytes(&s.structure, blob, section.as_ref()));
                 match (data, partial) {
                     (None, _) => out.extend_from_slice(b" NIL"),
                     (Some(data), None) => {
@@ -373,15 +372,16 @@ fn section_name(out: &mut Vec<u8>, section: Option<&Section<'_>>) {
     let Some(section) = section else {
         return;
     };
-    let part = |out: &mut Vec<u8>, part: Option<&imap_codec::imap_types::fetch::Part>, dot: bool| {
-        if let Some(part) = part {
-            let numbers: Vec<String> = part.0.as_ref().iter().map(|n| n.to_string()).collect();
-            out.extend_from_slice(numbers.join(".").as_bytes());
-            if dot {
-                out.push(b'.');
+    let part =
+        |out: &mut Vec<u8>, part: Option<&imap_codec::imap_types::fetch::Part>, dot: bool| {
+            if let Some(part) = part {
+                let numbers: Vec<String> = part.0.as_ref().iter().map(|n| n.to_string()).collect();
+                out.extend_from_slice(numbers.join(".").as_bytes());
+                if dot {
+                    out.push(b'.');
+                }
             }
-        }
-    };
+        };
     let fields = |out: &mut Vec<u8>, names: &[imap_codec::imap_types::core::AString<'_>]| {
         out.extend_from_slice(b" (");
         for (i, name) in names.iter().enumerate() {
@@ -556,7 +556,11 @@ fn body_structure(out: &mut Vec<u8>, part: &Part, extended: bool) {
             out.push(b' ');
             upper(out, &part.encoding);
             out.extend_from_slice(format!(" {}", part.body_octets).as_bytes());
-            if let PartKind::Message { envelope: env, body } = kind {
+            if let PartKind::Message {
+                envelope: env,
+                body,
+            } = kind
+            {
                 out.push(b' ');
                 envelope(out, env);
                 out.push(b' ');
@@ -622,12 +626,24 @@ mod tests {
         let mut out = Vec::new();
         body_structure(&mut out, &parsed.summary.structure, true);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 5 1"), "{text}");
-        assert!(text.contains("(\"ATTACHMENT\" (\"FILENAME\" \"x.pdf\"))"), "{text}");
+        assert!(
+            text.starts_with("((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 5 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(\"ATTACHMENT\" (\"FILENAME\" \"x.pdf\"))"),
+            "{text}"
+        );
         assert!(text.contains(" \"MIXED\" (\"BOUNDARY\" \"b\")"), "{text}");
-        let body = section_bytes(&parsed.summary.structure, raw, Some(&Section::Part(
-            imap_codec::imap_types::fetch::Part(vec![std::num::NonZeroU32::new(1).unwrap()].try_into().unwrap()),
-        )));
+        let body = section_bytes(
+            &parsed.summary.structure,
+            raw,
+            Some(&Section::Part(imap_codec::imap_types::fetch::Part(
+                vec![std::num::NonZeroU32::new(1).unwrap()]
+                    .try_into()
+                    .unwrap(),
+            ))),
+        );
         assert_eq!(body.as_deref(), Some(&b"hello"[..]));
     }
 }

@@ -16,7 +16,9 @@ use crate::view::View;
 impl Session {
     pub(crate) fn account_id(&self) -> tern_store::AccountId {
         // Every caller runs in the authenticated state (checked by dispatch).
-        self.account.as_ref().map_or(tern_store::AccountId(0), |a| a.id)
+        self.account
+            .as_ref()
+            .map_or(tern_store::AccountId(0), |a| a.id)
     }
 
     /// SELECT / EXAMINE (RFC 9051 §6.3.2, §6.3.3).
@@ -113,8 +115,14 @@ impl Session {
             format!("(\\Answered \\Flagged \\Deleted \\Seen \\Draft{keywords} \\*)")
         };
         io.untagged(&format!("OK [PERMANENTFLAGS {permanent}] Limited"));
-        io.untagged(&format!("OK [UIDVALIDITY {}] UIDs valid", view.uid_validity));
-        io.untagged(&format!("OK [UIDNEXT {}] Predicted next UID", view.uid_next));
+        io.untagged(&format!(
+            "OK [UIDVALIDITY {}] UIDs valid",
+            view.uid_validity
+        ));
+        io.untagged(&format!(
+            "OK [UIDNEXT {}] Predicted next UID",
+            view.uid_next
+        ));
         // RFC 7162 §3.1.2.1: with every SELECT of a mailbox that keeps mod-sequences.
         io.untagged(&format!(
             "OK [HIGHESTMODSEQ {}] Highest",
@@ -131,7 +139,14 @@ impl Session {
         if let Some((uid_validity, modseq, known_uids)) = qresync {
             let store = std::sync::Arc::clone(self.store());
             if let Err(e) = self
-                .qresync_select(&*store, account, info.id, uid_validity, modseq, known_uids.as_ref())
+                .qresync_select(
+                    &*store,
+                    account,
+                    info.id,
+                    uid_validity,
+                    modseq,
+                    known_uids.as_ref(),
+                )
                 .await
             {
                 return Ok(store_error(&e));
@@ -191,7 +206,11 @@ impl Session {
             _ => None,
         };
         let account = self.account_id();
-        match self.store().create_mailbox(account, &name, special_use).await {
+        match self
+            .store()
+            .create_mailbox(account, &name, special_use)
+            .await
+        {
             Ok(_) => Reply::ok("CREATE completed"),
             Err(e) => store_error(&e),
         }
@@ -248,7 +267,11 @@ impl Session {
             Err(reply) => return reply,
         };
         let account = self.account_id();
-        match self.store().set_subscribed(account, &name, subscribed).await {
+        match self
+            .store()
+            .set_subscribed(account, &name, subscribed)
+            .await
+        {
             Ok(()) => Reply::ok(if subscribed {
                 "SUBSCRIBE completed"
             } else {
@@ -308,7 +331,7 @@ impl Session {
             if (lsub || options.select_subscribed) && !subscribed {
                 continue;
             }
-            if options.select_special_use && !entry.info.is_some_and(|i| i.special_use.is_some()) {
+            if options.select_special_use && entry.info.is_none_or(|i| i.special_use.is_none()) {
                 continue;
             }
             if !matches(full_pattern.as_bytes(), name.as_bytes()) {

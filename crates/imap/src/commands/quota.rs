@@ -74,7 +74,10 @@ impl Session {
             Ok(roots) => roots,
             Err(reply) => return reply,
         };
-        match roots.into_iter().find(|(name, _, _)| name.as_bytes() == root) {
+        match roots
+            .into_iter()
+            .find(|(name, _, _)| name.as_bytes() == root)
+        {
             Some((name, used, limit)) => {
                 self.quota_response(name, used, limit);
                 Reply::ok("GETQUOTA completed")

@@ -126,7 +126,8 @@ impl Session {
                 };
             }
             // RFC 5182 §2.2: SAVE alone returns no ESEARCH response.
-            let only_save = options.save && !(options.min || options.max || options.count || options.all);
+            let only_save =
+                options.save && !(options.min || options.max || options.count || options.all);
             if !only_save {
                 let mut line = format!("ESEARCH (TAG \"{tag}\")");
                 if by_uid {
@@ -306,9 +307,7 @@ impl Message<'_> {
             SearchKey::Older(secs) => self.meta.internal_date <= self.now - i64::from(secs.get()),
             SearchKey::Younger(secs) => self.meta.internal_date >= self.now - i64::from(secs.get()),
             SearchKey::ModSequence { modseq, .. } => self.meta.modseq >= *modseq,
-            SearchKey::Subject(s) => self
-                .summary
-                .is_some_and(|sum| contains(&sum.subject, s)),
+            SearchKey::Subject(s) => self.summary.is_some_and(|sum| contains(&sum.subject, s)),
             SearchKey::From(s) => self.addresses(|e| &e.from, s),
             SearchKey::To(s) => self.addresses(|e| &e.to, s),
             SearchKey::Cc(s) => self.addresses(|e| &e.cc, s),

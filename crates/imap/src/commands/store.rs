@@ -83,7 +83,11 @@ impl Session {
                 }
             }
         }
-        let reply = Reply::ok(if by_uid { "UID STORE completed" } else { "STORE completed" });
+        let reply = Reply::ok(if by_uid {
+            "UID STORE completed"
+        } else {
+            "STORE completed"
+        });
         if modified.is_empty() {
             return reply;
         }
