@@ -46,6 +46,10 @@ class Raw:
             if line.startswith(tag + b" "):
                 return lines
 
+    def login(self, user=USER, password=PASSWORD):
+        assert self.command(b"l", f"LOGIN {user} {password}".encode())[-1].startswith(b"l OK")
+        return self
+
     def command(self, tag, text):
         self.send(tag + b" " + text + b"\r\n")
         return self.until_tagged(tag)

@@ -8,7 +8,7 @@ from imap_helpers import PASSWORD, USER, Raw, login
 
 def session(tern, enable=b"CONDSTORE"):
     raw = Raw(tern.port("imap"))
-    raw.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw.login()
     raw.command(b"e", b"ENABLE " + enable)
     return raw
 
@@ -80,5 +80,5 @@ def test_qresync_after_being_offline(tern):
 def test_qresync_parameter_needs_enable(tern):
     tern.add_user(USER, PASSWORD)
     raw = Raw(tern.port("imap"))
-    raw.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw.login()
     assert raw.command(b"s", b"SELECT INBOX (QRESYNC (1 1))")[-1].startswith(b"s BAD")

@@ -1,6 +1,6 @@
 """ESEARCH return options and SEARCHRES `$` (RFC 4731, RFC 5182), LIST-EXTENDED and
 LIST-STATUS (RFC 5258, RFC 5819), CREATE-SPECIAL-USE (RFC 6154)."""
-from imap_helpers import PASSWORD, USER, Raw, login
+from imap_helpers import Raw, login
 
 
 def session(tern, count=5):
@@ -9,7 +9,7 @@ def session(tern, count=5):
         imap.append("INBOX", "(\\Seen)" if i % 2 else None, None,
                     f"Subject: m{i}\r\n\r\n{i}\r\n".encode())
     raw = Raw(tern.port("imap"))
-    raw.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw.login()
     return raw
 
 

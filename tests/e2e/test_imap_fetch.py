@@ -83,10 +83,10 @@ def test_fetch_outside_the_mailbox_is_empty(tern):
 
 
 def test_binary_decodes_the_transfer_encoding(tern):
-    from imap_helpers import PASSWORD, USER, Raw
+    from imap_helpers import Raw
     setup(tern)
     raw = Raw(tern.port("imap"))
-    raw.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw.login()
     raw.command(b"s", b"SELECT INBOX")
     lines = raw.command(b"b", b"FETCH 2 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[1]<0.5>)")
     assert lines[0] == b"* 2 FETCH (BINARY[2] ~{3}"

@@ -5,7 +5,7 @@ from imap_helpers import PASSWORD, USER, Raw, login
 
 def idle_session(tern):
     raw = Raw(tern.port("imap"))
-    raw.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw.login()
     raw.command(b"s", b"SELECT INBOX")
     raw.send(b"i IDLE\r\n")
     assert raw.line() == b"+ idling"
@@ -35,7 +35,7 @@ def test_changes_wait_for_a_command_that_may_report_them(tern):
     other = login(tern)
     for i in range(2):
         other.append("INBOX", None, None, f"Subject: {i}\r\n\r\n{i}\r\n".encode())
-    watcher.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    watcher.login()
     watcher.command(b"s", b"SELECT INBOX")
     other.select("INBOX")
     other.store("1", "+FLAGS.SILENT", "\\Deleted")
@@ -50,7 +50,7 @@ def test_changes_wait_for_a_command_that_may_report_them(tern):
 def test_idle_without_a_selected_mailbox_and_bad_continuation(tern):
     tern.add_user(USER, PASSWORD)
     raw = Raw(tern.port("imap"))
-    raw.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw.login()
     raw.send(b"i IDLE\r\n")
     assert raw.line() == b"+ idling"
     raw.send(b"NOPE\r\n")

@@ -13,7 +13,7 @@ from imap_helpers import PASSWORD, USER, Raw
 def logged_in(tern):
     tern.add_user(USER, PASSWORD)
     raw = Raw(tern.port("imap"))
-    raw.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw.login()
     return raw
 
 

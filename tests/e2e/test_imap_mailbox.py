@@ -1,9 +1,7 @@
 """IMAP mailbox commands: LIST, LSUB, CREATE, DELETE, RENAME, SUBSCRIBE, STATUS, SELECT,
 EXAMINE, NAMESPACE, with SPECIAL-USE attributes and modified UTF-7 names."""
-import imaplib
 import re
 
-import pytest
 
 from imap_helpers import Raw, login, PASSWORD, USER
 
@@ -93,13 +91,13 @@ def test_utf7_names_for_rev1_and_utf8_after_enable(tern):
     assert imap.create("Entw&APw-rfe")[0] == "OK"
     assert "Entw&APw-rfe" in names(imap.list('""', "*")[1])
     raw = Raw(tern.port("imap"))
-    raw.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw.login()
     raw.command(b"e", b"ENABLE IMAP4rev2")
     lines = raw.command(b"x", b'LIST "" "Entw*"')
     assert lines[0] == '* LIST (\\HasNoChildren) "/" "Entwürfe"'.encode(), lines
     assert raw.command(b"b", b'CREATE "bad&name"')[-1].startswith(b"b OK"), "UTF-8 mode: & is plain"
     raw2 = Raw(tern.port("imap"))
-    raw2.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw2.login()
     assert raw2.command(b"c", b'CREATE "x&Jjo!"')[-1].startswith(b"c NO"), "invalid UTF-7"
     assert raw2.command(b"d", b'CREATE "a\xffb"')[-1][:4] in (b"d NO", b"d BA")
 
@@ -107,7 +105,7 @@ def test_utf7_names_for_rev1_and_utf8_after_enable(tern):
 def test_names_with_nul_or_bad_utf8_are_refused(tern):
     tern.add_user(USER, PASSWORD)
     raw = Raw(tern.port("imap"))
-    raw.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw.login()
     raw.command(b"e", b"ENABLE IMAP4rev2")
     raw.send(b"a CREATE {3}\r\n")
     assert raw.line().startswith(b"+")

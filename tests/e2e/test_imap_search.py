@@ -4,7 +4,7 @@ import imaplib
 
 import pytest
 
-from imap_helpers import PASSWORD, USER, Raw, login
+from imap_helpers import Raw, login
 
 MESSAGES = [
     (None, '"01-Jan-2020 10:00:00 +0000"',
@@ -74,7 +74,7 @@ def test_utf8_charset_and_decoded_text(tern):
     setup(tern)
     # imaplib cannot send a literal argument easily: a raw session does.
     raw = Raw(tern.port("imap"))
-    raw.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw.login()
     raw.command(b"s", b"SELECT INBOX")
     word = "übersicht".encode()
     raw.send(b"a SEARCH CHARSET UTF-8 SUBJECT {%d}\r\n" % len(word))
@@ -94,7 +94,7 @@ def test_uid_search_and_esearch_for_rev2(tern):
     imap.expunge()
     assert search(imap, "ALL", uid=True) == [2, 3]
     raw = Raw(tern.port("imap"))
-    raw.command(b"l", f"LOGIN {USER} {PASSWORD}".encode())
+    raw.login()
     raw.command(b"e", b"ENABLE IMAP4rev2")
     raw.command(b"s", b"SELECT INBOX")
     assert raw.command(b"t1", b"UID SEARCH ALL") == [

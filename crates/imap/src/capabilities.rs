@@ -1,15 +1,18 @@
 //! The CAPABILITY list (RFC 9051 §7.2.2): only what this server implements and honours.
 
+/// Offered in every state.
+const ALWAYS: [&str; 6] = [
+    "IMAP4rev1",
+    "IMAP4rev2",
+    "SASL-IR",
+    "LITERAL+",
+    "ENABLE",
+    "ID",
+];
+
 /// Before login: what a client needs to choose how to authenticate.
 pub fn before_login(tls_offered: bool, plaintext_allowed: bool) -> String {
-    let mut caps = vec![
-        "IMAP4rev1",
-        "IMAP4rev2",
-        "SASL-IR",
-        "LITERAL+",
-        "ENABLE",
-        "ID",
-    ];
+    let mut caps = ALWAYS.to_vec();
     if tls_offered {
         caps.push("STARTTLS");
     }
@@ -24,13 +27,8 @@ pub fn before_login(tls_offered: bool, plaintext_allowed: bool) -> String {
 
 /// After login; APPENDLIMIT (RFC 7889) is the largest message APPEND accepts.
 pub fn after_login(append_limit: u64) -> String {
-    let mut caps = [
-        "IMAP4rev1",
-        "IMAP4rev2",
-        "SASL-IR",
-        "LITERAL+",
-        "ENABLE",
-        "ID",
+    let mut caps = ALWAYS.to_vec();
+    caps.extend([
         "IDLE",
         "NAMESPACE",
         "UNSELECT",
@@ -38,22 +36,20 @@ pub fn after_login(append_limit: u64) -> String {
         "MOVE",
         "CHILDREN",
         "SPECIAL-USE",
-        "STATUS=SIZE",
-        "QUOTA",
-        "QUOTA=RES-STORAGE",
-        "WITHIN",
-        "CONDSTORE",
-        "ESEARCH",
-        "SEARCHRES",
+        "CREATE-SPECIAL-USE",
         "LIST-EXTENDED",
         "LIST-STATUS",
-        "CREATE-SPECIAL-USE",
-        "BINARY",
+        "STATUS=SIZE",
+        "ESEARCH",
+        "SEARCHRES",
+        "WITHIN",
+        "CONDSTORE",
         "QRESYNC",
-    ]
-    .join(" ");
-    caps.push_str(&format!(" APPENDLIMIT={append_limit}"));
-    caps
+        "QUOTA",
+        "QUOTA=RES-STORAGE",
+        "BINARY",
+    ]);
+    format!("{} APPENDLIMIT={append_limit}", caps.join(" "))
 }
 
 #[cfg(test)]

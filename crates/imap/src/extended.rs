@@ -186,20 +186,12 @@ fn parenthesized(s: &[u8]) -> Option<(Vec<u8>, &[u8])> {
         return None;
     }
     let mut depth = 0usize;
-    let mut in_quote = false;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     for (i, &b) in s.iter().enumerate() {
-        if in_quote {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_quote = false,
-                _ => {}
-            }
+        if quotes.inside_after(b) {
             continue;
         }
         match b {
-            b'"' => in_quote = true,
             b'(' => depth += 1,
             b')' => {
                 depth -= 1;
@@ -224,21 +216,9 @@ fn find_use(args: &[u8]) -> Option<usize> {
 }
 
 fn find_outside_quotes(args: &[u8], needle: &[u8]) -> Option<usize> {
-    let mut in_quote = false;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     for i in 0..args.len() {
-        let b = args[i];
-        if in_quote {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_quote = false,
-                _ => {}
-            }
-            continue;
-        }
-        if b == b'"' {
-            in_quote = true;
+        if quotes.inside_after(args[i]) {
             continue;
         }
         if args.len() - i >= needle.len() && args[i..i + needle.len()].eq_ignore_ascii_case(needle)
@@ -277,16 +257,9 @@ fn parse_list_returns(returns: &[u8], options: &mut ListOptions) -> Result<(), &
 /// `UID` key, else as sequence numbers.
 fn replace_dollar_in_search(args: &[u8], saved: &impl Fn(bool) -> String) -> Vec<u8> {
     let mut out = Vec::with_capacity(args.len());
-    let mut in_quote = false;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     for (i, &b) in args.iter().enumerate() {
-        if in_quote {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_quote = false,
-                _ => {}
-            }
+        if quotes.inside_after(b) {
             out.push(b);
             continue;
         }
@@ -298,12 +271,36 @@ fn replace_dollar_in_search(args: &[u8], saved: &impl Fn(bool) -> String) -> Vec
             out.extend_from_slice(saved(after_uid).as_bytes());
             continue;
         }
-        if b == b'"' {
-            in_quote = true;
-        }
         out.push(b);
     }
     out
+}
+
+/// Whether a byte is inside a quoted string (RFC 9051 §9 `quoted`, with `\` escapes).
+#[derive(Default)]
+struct Quotes {
+    inside: bool,
+    escaped: bool,
+}
+
+impl Quotes {
+    /// Feeds the next byte; true when it belongs to a quoted string, its quotes included.
+    fn inside_after(&mut self, b: u8) -> bool {
+        if self.inside {
+            match (self.escaped, b) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'"') => self.inside = false,
+                _ => {}
+            }
+            return true;
+        }
+        if b == b'"' {
+            self.inside = true;
+            return true;
+        }
+        false
+    }
 }
 
 #[cfg(test)]

@@ -627,7 +627,7 @@ impl Session {
         let info = store.mailbox_by_id(account, mailbox).await?;
         let vanished = store.vanished_since(account, mailbox, since).await?;
         let changed = store.changed_since(account, mailbox, since).await?;
-        let (rev2, condstore) = (self.rev2, self.condstore);
+        let (rev2, condstore, qresync) = (self.rev2, self.condstore, self.qresync);
         self.report_expunged(&vanished);
         let Some(view) = self.selected.as_mut() else {
             return Ok(());
@@ -642,16 +642,8 @@ impl Session {
                     if view.messages[index].modseq == meta.modseq {
                         continue; // our own change, already reported
                     }
-                    out.extend_from_slice(format!("* {} FETCH (", index + 1).as_bytes());
-                    if rev2 {
-                        out.extend_from_slice(format!("UID {} ", meta.uid).as_bytes());
-                    }
-                    out.extend_from_slice(b"FLAGS ");
-                    wire::flag_list(out, meta.flags, &meta.keywords, false);
-                    if condstore {
-                        out.extend_from_slice(format!(" MODSEQ ({})", meta.modseq).as_bytes());
-                    }
-                    out.extend_from_slice(b")\r\n");
+                    // RFC 7162 §3.2.4: with QRESYNC, unsolicited FETCH carries the UID.
+                    wire::fetch_flags(out, index + 1, &meta, rev2 || qresync, condstore);
                     view.messages[index] = meta;
                 }
                 None if view.messages.last().is_none_or(|last| meta.uid > last.uid) => {

@@ -5,7 +5,7 @@
 //! in imap-types, and the data is written straight into the output buffer without building an
 //! intermediate tree per message.
 
-use tern_store::Flags;
+use tern_store::{Flags, MessageMeta};
 
 /// Appends `s` as an IMAP string: quoted when it is short and safe, else a literal.
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
@@ -78,6 +78,20 @@ pub fn flag_list(out: &mut Vec<u8>, flags: Flags, keywords: &[String], recent: b
         item(out, keyword);
     }
     out.push(b')');
+}
+
+/// `* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])`: a flag change, solicited or not.
+pub fn fetch_flags(out: &mut Vec<u8>, seq: usize, meta: &MessageMeta, uid: bool, modseq: bool) {
+    out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+    if uid {
+        out.extend_from_slice(format!("UID {} ", meta.uid).as_bytes());
+    }
+    out.extend_from_slice(b"FLAGS ");
+    flag_list(out, meta.flags, &meta.keywords, false);
+    if modseq {
+        out.extend_from_slice(format!(" MODSEQ ({})", meta.modseq).as_bytes());
+    }
+    out.extend_from_slice(b")\r\n");
 }
 
 /// A set of numbers in the compact sequence-set form `1:3,7,9:10` (ascending input).

@@ -52,10 +52,7 @@ impl Session {
             let Some(index) = view.index_of_uid(uid) else {
                 continue;
             };
-            let meta = &view.messages[index];
-            out.extend_from_slice(format!("* {} FETCH (UID {} FLAGS ", index + 1, uid).as_bytes());
-            wire::flag_list(out, meta.flags, &meta.keywords, false);
-            out.extend_from_slice(format!(" MODSEQ ({}))\r\n", meta.modseq).as_bytes());
+            wire::fetch_flags(out, index + 1, &view.messages[index], true, true);
         }
     }
 }

@@ -70,16 +70,7 @@ impl Session {
                         continue;
                     }
                     let meta = &view.messages[index];
-                    out.extend_from_slice(format!("* {} FETCH (", index + 1).as_bytes());
-                    if by_uid || rev2 {
-                        out.extend_from_slice(format!("UID {} ", meta.uid).as_bytes());
-                    }
-                    out.extend_from_slice(b"FLAGS ");
-                    wire::flag_list(out, meta.flags, &meta.keywords, false);
-                    if condstore {
-                        out.extend_from_slice(format!(" MODSEQ ({})", meta.modseq).as_bytes());
-                    }
-                    out.extend_from_slice(b")\r\n");
+                    wire::fetch_flags(out, index + 1, meta, by_uid || rev2, condstore);
                 }
             }
         }
