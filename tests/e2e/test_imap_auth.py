@@ -112,3 +112,19 @@ def test_unknown_and_malformed_commands_get_bad_and_the_session_goes_on(tern):
     raw.send(b"\r\n")
     assert raw.line().startswith(b"* BAD")
     assert raw.command(b"x3", b"NOOP")[-1] == b"x3 OK NOOP completed"
+
+
+def test_commands_pipelined_after_starttls_are_discarded(tern):
+    """RFC 9051 §6.2.1: bytes sent in the clear after STARTTLS are not executed after the
+    handshake (the CVE-2011-0411 injection)."""
+    raw = Raw(tern.port("imap"))
+    raw.send(b"s STARTTLS\r\ninjected NOOP\r\n")
+    assert raw.line() == b"s OK Begin TLS negotiation now"
+    context = ssl.create_default_context(cafile=tern.cert)
+    context.check_hostname = False
+    tls = context.wrap_socket(raw.sock, server_hostname="localhost")
+    tls.sendall(b"t NOOP\r\n")
+    reply = b""
+    while not reply.endswith(b"\r\n"):
+        reply += tls.recv(4096)
+    assert reply == b"t OK NOOP completed\r\n", reply
