@@ -3,16 +3,12 @@
 //! session over TCP against a real store. The session must never panic, and after any input it
 //! must still answer a NOOP (or have closed the connection with BYE for a limit).
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use tern_auth::{Authenticator, ThrottleConfig};
-use tern_imap::{ImapConfig, ReaderLimits};
-use tern_net::{ConnLimiter, Connection, Limits, MaybeTlsStream, Shutdown, TlsAcceptor};
-use tern_store::{SqliteStore, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const CORPUS: &[&[u8]] = &[
     b"a CAPABILITY\r\n",
@@ -102,69 +98,6 @@ fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
     out
 }
 
-async fn server() -> (SocketAddr, tempfile::TempDir, Arc<SqliteStore>) {
-    tern_net::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    store.create_domain("example.test", None).await.unwrap();
-    let hash = tern_auth::hash_password("pw").unwrap();
-    store
-        .create_account("u@example.test", &hash, None)
-        .await
-        .unwrap();
-    let tls = tern_net::load_or_create_tls(
-        std::path::Path::new(""),
-        std::path::Path::new(""),
-        dir.path(),
-        "localhost",
-    )
-    .unwrap();
-    let (_trigger, shutdown) = Shutdown::new();
-    std::mem::forget(_trigger);
-    let config = Arc::new(ImapConfig {
-        hostname: "fuzz.test".into(),
-        store: store.clone(),
-        auth: Arc::new(Authenticator::new(store.clone(), ThrottleConfig::default())),
-        tls: TlsAcceptor::from(tls),
-        tls_handshake_timeout: Duration::from_secs(5),
-        shutdown,
-        idle_timeout: Duration::from_secs(60),
-        limits: ReaderLimits {
-            max_line: 8 * 1024,
-            max_append_literal: 64 * 1024,
-            max_other_literal: 4 * 1024,
-            max_command: 128 * 1024,
-        },
-    });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let limiter = ConnLimiter::new(Limits::default());
-    tokio::spawn(async move {
-        loop {
-            let (tcp, peer) = listener.accept().await.unwrap();
-            let local = tcp.local_addr().unwrap();
-            let guard = limiter.try_acquire(peer.ip()).unwrap();
-            let conn = Connection {
-                stream: MaybeTlsStream::Plain(tcp),
-                peer,
-                local,
-                guard,
-            };
-            let session = tokio::spawn(tern_imap::serve(conn, config.clone()));
-            // A panic in a session fails the test through this task.
-            tokio::spawn(async move {
-                if let Err(e) = session.await
-                    && e.is_panic()
-                {
-                    eprintln!("SESSION PANICKED");
-                    std::process::abort();
-                }
-            });
-        }
-    });
-    (addr, dir, store)
-}
-
 /// Reads until a line starting with `tag ` or `* BYE`, or the connection closes; false only
 /// when the server said nothing conclusive within the time.
 async fn answered(stream: &mut TcpStream, tag: &[u8], within: Duration) -> bool {
@@ -194,7 +127,7 @@ async fn answered(stream: &mut TcpStream, tag: &[u8], within: Duration) -> bool 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutated_real_commands_never_break_the_session() {
-    let (addr, _dir, _store) = server().await;
+    let (addr, _dir, _store) = common::server().await;
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let budget = Duration::from_secs(8);
     let started = Instant::now();
@@ -203,7 +136,7 @@ async fn mutated_real_commands_never_break_the_session() {
         rounds += 1;
         let mut stream = TcpStream::connect(addr).await.unwrap();
         stream
-            .write_all(b"l LOGIN u@example.test pw\r\ns SELECT INBOX\r\n")
+            .write_all(&[common::LOGIN, b"s SELECT INBOX\r\n"].concat())
             .await
             .unwrap();
         for _ in 0..=rng.below(6) {
@@ -222,7 +155,7 @@ async fn mutated_real_commands_never_break_the_session() {
     // The server still serves a fresh, well-behaved session.
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(b"l LOGIN u@example.test pw\r\nn NOOP\r\n")
+        .write_all(&[common::LOGIN, b"n NOOP\r\n"].concat())
         .await
         .unwrap();
     assert!(answered(&mut stream, b"n OK", Duration::from_secs(10)).await);
