@@ -95,9 +95,12 @@ impl CommandReader {
         self.scanned = 0;
     }
 
-    /// Gives back memory after a large command so idle sessions stay small.
+    /// Gives back memory between commands so idle sessions stay small: an empty buffer is
+    /// freed (the next read allocates again), a large one with little left is shrunk.
     fn shrink(&mut self) {
-        if self.buf.capacity() > 4 * READ_CHUNK && self.buf.len() < READ_CHUNK {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        } else if self.buf.capacity() > 4 * READ_CHUNK && self.buf.len() < READ_CHUNK {
             let rest = BytesMut::from(&self.buf[..]);
             self.buf = rest;
         }
