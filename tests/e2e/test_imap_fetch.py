@@ -56,6 +56,7 @@ def test_body_sections_and_seen(tern):
     assert b"\\Seen" not in imap.fetch("1", "(FLAGS)")[1][0]
     typ, data = imap.fetch("1", "(BODY[TEXT])")
     assert data[0][1] == b"Hello Bob,\r\nsee you.\r\n"
+    assert b"FLAGS (\\Seen)" in data[1], "the implicit \\Seen is reported with the FETCH"
     assert b"\\Seen" in imap.fetch("1", "(FLAGS)")[1][0], "BODY[] sets \\Seen"
     typ, data = imap.fetch("2", "(BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[]<0.4>)")
     flat = [part for item in data if isinstance(item, tuple) for part in item]

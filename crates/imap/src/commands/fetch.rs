@@ -121,6 +121,10 @@ impl Session {
             });
         let (account, mailbox) = (self.account_id(), view.mailbox);
         let store = Arc::clone(self.store());
+        let mut items_with_flags = items.clone();
+        if !items.contains(&MessageDataItemName::Flags) {
+            items_with_flags.push(MessageDataItemName::Flags);
+        }
         for chunk in indexes.chunks(BATCH) {
             let Some(view) = self.selected.as_ref() else {
                 break;
@@ -134,6 +138,7 @@ impl Session {
             } else {
                 Vec::new()
             };
+            let mut newly_seen: Vec<u32> = Vec::new();
             if sets_seen {
                 let unseen: Vec<u32> = chunk
                     .iter()
@@ -149,7 +154,10 @@ impl Session {
                         unchanged_since: None,
                     };
                     match store.update_flags(account, mailbox, &unseen, change).await {
-                        Ok(updated) => self.apply_flag_updates(updated.changed),
+                        Ok(updated) => {
+                            newly_seen = updated.changed.iter().map(|m| m.uid).collect();
+                            self.apply_flag_updates(updated.changed);
+                        }
                         Err(e) => return Ok(store_error(&e)),
                     }
                 }
@@ -176,7 +184,13 @@ impl Session {
                 };
                 let mut out = std::mem::take(&mut self.io.out);
                 let before = out.len();
-                let written = write_message(&mut out, index + 1, &meta, summary, &blob, &items);
+                // RFC 9051 §6.4.5: a \Seen set by this FETCH is reported with it.
+                let items = if newly_seen.contains(&uid) {
+                    &items_with_flags
+                } else {
+                    &items
+                };
+                let written = write_message(&mut out, index + 1, &meta, summary, &blob, items);
                 if written.is_err() {
                     out.truncate(before);
                 }
