@@ -3,7 +3,33 @@
 //! may report them.
 
 use imap_codec::imap_types::sequence::{SeqOrUid, SequenceSet};
-use tern_store::{MailboxId, MessageMeta};
+use tern_store::{Flags, MailboxId, MessageMeta};
+
+/// What the view keeps per message: enough for sequence numbers, FLAGS, MODSEQ, INTERNALDATE,
+/// RFC822.SIZE and the cheap SEARCH keys. The blob and the parsed summary are loaded when a
+/// command needs them, so a session on a large mailbox stays small.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub uid: u32,
+    pub flags: Flags,
+    pub modseq: u64,
+    pub internal_date: i64,
+    pub size: u64,
+    pub keywords: Vec<String>,
+}
+
+impl From<MessageMeta> for Entry {
+    fn from(meta: MessageMeta) -> Entry {
+        Entry {
+            uid: meta.uid,
+            flags: meta.flags,
+            modseq: meta.modseq,
+            internal_date: meta.internal_date,
+            size: meta.size,
+            keywords: meta.keywords,
+        }
+    }
+}
 
 /// The selected mailbox as this session sees it.
 #[derive(Debug)]
@@ -15,7 +41,7 @@ pub struct View {
     pub uid_validity: u32,
     pub uid_next: u32,
     /// Index + 1 is the message sequence number; ascending UIDs.
-    pub messages: Vec<MessageMeta>,
+    pub messages: Vec<Entry>,
     /// Every change with a MODSEQ up to this one is reflected in `messages`.
     pub synced_modseq: u64,
     /// The change feed announced something for this mailbox since the last sync.
@@ -86,7 +112,7 @@ impl View {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tern_store::{BlobId, Flags};
+    use tern_store::BlobId;
 
     fn view(uids: &[u32]) -> View {
         View {
@@ -97,14 +123,16 @@ mod tests {
             uid_next: 100,
             messages: uids
                 .iter()
-                .map(|&uid| MessageMeta {
-                    uid,
-                    modseq: 1,
-                    flags: Flags::NONE,
-                    keywords: vec![],
-                    internal_date: 0,
-                    size: 1,
-                    blob: BlobId(String::new()),
+                .map(|&uid| {
+                    Entry::from(MessageMeta {
+                        uid,
+                        modseq: 1,
+                        flags: Flags::NONE,
+                        keywords: vec![],
+                        internal_date: 0,
+                        size: 1,
+                        blob: BlobId(String::new()),
+                    })
                 })
                 .collect(),
             synced_modseq: 1,

@@ -5,7 +5,9 @@
 //! in imap-types, and the data is written straight into the output buffer without building an
 //! intermediate tree per message.
 
-use tern_store::{Flags, MessageMeta};
+use tern_store::Flags;
+
+use crate::view::Entry;
 
 /// Appends `s` as an IMAP string: quoted when it is short and safe, else a literal.
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
@@ -81,7 +83,7 @@ pub fn flag_list(out: &mut Vec<u8>, flags: Flags, keywords: &[String], recent: b
 }
 
 /// `* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])`: a flag change, solicited or not.
-pub fn fetch_flags(out: &mut Vec<u8>, seq: usize, meta: &MessageMeta, uid: bool, modseq: bool) {
+pub fn fetch_flags(out: &mut Vec<u8>, seq: usize, meta: &Entry, uid: bool, modseq: bool) {
     out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
     if uid {
         out.extend_from_slice(format!("UID {} ", meta.uid).as_bytes());

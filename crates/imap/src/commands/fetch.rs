@@ -10,6 +10,8 @@ use imap_codec::imap_types::sequence::SequenceSet;
 use tern_message::{Address, Envelope, Part, PartKind};
 use tern_store::{FlagChange, FlagOp, Flags, MessageMeta};
 
+use crate::view::Entry;
+
 use crate::session::{Fatal, Reply, Session, store_error};
 use crate::wire;
 
@@ -108,6 +110,8 @@ impl Session {
                     | MessageDataItemName::BinarySize { .. }
             )
         });
+        // The blob's address comes with the summary.
+        let needs_summary = needs_summary || needs_blob;
         // RFC 9051 §6.4.5: BODY[...] (not PEEK) and RFC822 / RFC822.TEXT set \Seen.
         let sets_seen = !view.read_only
             && items.iter().any(|i| {
@@ -167,15 +171,13 @@ impl Session {
                     break;
                 };
                 let meta = view.messages[index].clone();
-                let summary = summaries
-                    .iter()
-                    .find(|s| s.meta.uid == uid)
-                    .map(|s| &s.summary);
+                let found = summaries.iter().find(|s| s.meta.uid == uid);
+                let summary = found.map(|s| &s.summary);
                 if needs_summary && summary.is_none() {
                     continue; // expunged meanwhile; reported later
                 }
-                let blob = if needs_blob {
-                    match store.read_blob(&meta.blob).await {
+                let blob = if let (true, Some(found)) = (needs_blob, found) {
+                    match store.read_blob(&found.meta.blob).await {
                         Ok(blob) => blob,
                         Err(e) => return Ok(store_error(&e)),
                     }
@@ -216,7 +218,7 @@ impl Session {
         };
         for meta in changed {
             if let Some(index) = view.index_of_uid(meta.uid) {
-                view.messages[index] = meta;
+                view.messages[index] = Entry::from(meta);
             }
         }
     }
@@ -229,7 +231,7 @@ struct UnknownEncoding;
 fn write_message(
     out: &mut Vec<u8>,
     seq: usize,
-    meta: &MessageMeta,
+    meta: &Entry,
     summary: Option<&tern_message::Summary>,
     blob: &[u8],
     items: &[MessageDataItemName<'_>],

@@ -64,7 +64,10 @@ impl Session {
             Err(e) => return Ok(store_error(&e)),
         };
         let messages = match store.messages(account, info.id).await {
-            Ok(messages) => messages,
+            Ok(messages) => messages
+                .into_iter()
+                .map(crate::view::Entry::from)
+                .collect::<Vec<_>>(),
             Err(e) => return Ok(store_error(&e)),
         };
         let synced_modseq = messages

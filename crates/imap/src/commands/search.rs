@@ -9,11 +9,11 @@ use imap_codec::imap_types::core::{AString, Charset};
 use imap_codec::imap_types::datetime::NaiveDate;
 use imap_codec::imap_types::search::SearchKey;
 use tern_message::{Address, Summary};
-use tern_store::{Flags, MessageMeta};
+use tern_store::Flags;
 
 use crate::extended::Extension;
 use crate::session::{Fatal, Reply, Session, store_error};
-use crate::view::View;
+use crate::view::{Entry, View};
 use crate::wire;
 
 /// Summaries are loaded in batches of this many messages.
@@ -80,15 +80,13 @@ impl Session {
             };
             for &index in chunk {
                 let meta = &view.messages[index];
-                let summary = summaries
-                    .iter()
-                    .find(|s| s.meta.uid == meta.uid)
-                    .map(|s| &s.summary);
+                let found = summaries.iter().find(|s| s.meta.uid == meta.uid);
+                let summary = found.map(|s| &s.summary);
                 if (needs.summary || needs.raw) && summary.is_none() {
                     continue; // expunged meanwhile
                 }
-                let text = if needs.raw {
-                    match store.read_blob(&meta.blob).await {
+                let text = if let (true, Some(found)) = (needs.raw, found) {
+                    match store.read_blob(&found.meta.blob).await {
                         Ok(raw) => Some(MessageText::new(&raw, summary)),
                         Err(e) => return Ok(store_error(&e)),
                     }
@@ -239,7 +237,7 @@ impl MessageText {
 
 struct Message<'a> {
     seq: u32,
-    meta: &'a MessageMeta,
+    meta: &'a Entry,
     summary: Option<&'a Summary>,
     text: Option<&'a MessageText>,
     view: &'a View,
