@@ -55,11 +55,37 @@ pub fn start(listener: Listener, shared: &Shared) -> JoinHandle<()> {
             let server = pop3_server(shared);
             tokio::spawn(listener.serve(shutdown, move |conn| Arc::clone(&server).serve(conn)))
         }
+        "imap" | "imaps" => {
+            let config = Arc::new(imap_config(shared));
+            tokio::spawn(listener.serve(shutdown, move |conn| {
+                tern_imap::serve(conn, Arc::clone(&config))
+            }))
+        }
         _ => {
             let hostname = Arc::clone(&shared.hostname);
             tokio::spawn(listener.serve(shutdown, move |conn| {
                 crate::unavailable::answer(conn, service, Arc::clone(&hostname))
             }))
         }
+    }
+}
+
+/// The IMAP service's settings, from the shared configuration.
+fn imap_config(shared: &Shared) -> tern_imap::ImapConfig {
+    let mut limits = tern_imap::ReaderLimits::default();
+    if let Ok(max) = shared.config.max_message_size() {
+        // The config was validated at start-up; a literal may carry a whole message.
+        limits.max_append_literal = max;
+        limits.max_command = max.saturating_add(128 * 1024);
+    }
+    tern_imap::ImapConfig {
+        hostname: Arc::clone(&shared.hostname),
+        store: Arc::clone(&shared.store),
+        auth: Arc::clone(&shared.auth),
+        tls: shared.tls.clone(),
+        tls_handshake_timeout: tern_net::Limits::default().tls_handshake_timeout,
+        shutdown: shared.shutdown.clone(),
+        idle_timeout: std::time::Duration::from_secs(shared.config.limits.idle_timeout_secs),
+        limits,
     }
 }

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# IMAP benchmark, Tern vs Dovecot, in one run on this machine (issue 3):
+#   (1) mixed persistent sessions: SELECT, FETCH (flags, envelope, bodies), SEARCH, STORE,
+#       APPEND, EXPUNGE from CLIENTS clients over USERS users: operations/s, and memory;
+#   (2) a connect-LOGIN-SELECT-LOGOUT loop: logins/s;
+#   (3) one BIG-message mailbox: SELECT, `UID FETCH 1:* (UID FLAGS ENVELOPE)`, SEARCH TEXT;
+#   (4) memory of IDLE_CONNS concurrent authenticated connections in IDLE.
+# Prints each figure and the Tern/Dovecot ratio. The same Python client drives both sides
+# (bench/imap_load.py). Never run in CI.
+#
+#   bench/imap.sh        environment: USERS=100 CLIENTS=20 RUN_SECONDS=30 MAILS=200 BIG=100000
+#                        IDLE_CONNS=10000 DOVECOT_IDLE_CONNS=90
+#
+# Dovecot's reference config keeps its default process limits (100 imap processes), so its
+# IDLE memory is measured over DOVECOT_IDLE_CONNS connections and reported per connection.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+users=${USERS:-100}
+clients=${CLIENTS:-20}
+seconds=${RUN_SECONDS:-30}
+mails=${MAILS:-200}
+big=${BIG:-100000}
+idle_conns=${IDLE_CONNS:-10000}
+dovecot_idle=${DOVECOT_IDLE_CONNS:-90}
+load="python3 $BENCH_DIR/imap_load.py"
+
+ulimit -n 65536 2>/dev/null || log "cannot raise the open-file limit: $(ulimit -n)"
+"$BENCH_DIR/reference.sh" start
+ensure_tern
+mkdir -p "$CACHE_DIR" "$WORK/results"
+"$BENCH_DIR/users.sh" "$users"
+
+gen_hash=$(sha256sum "$BENCH_DIR/genmail.py" | cut -c1-8)
+mailbox() {   # mailbox N -> path of a cached N-message mbox
+    local n=$1 mbox="$CACHE_DIR/mail-$1-$gen_hash.mbox"
+    if [[ ! -s $mbox ]]; then
+        log "generating $n messages into $mbox"
+        python3 "$BENCH_DIR/genmail.py" --count "$n" --out "$mbox" --format mbox \
+            --to "user1@$BENCH_DOMAIN" --stats "$mbox.stats.json" 2>/dev/null
+    fi
+    chmod a+r "$mbox"
+    echo "$mbox"
+}
+
+# --- mail for every user, on both sides (skipped when already there) ---------------------
+small=$(mailbox "$mails")
+stamp="$WORK/imap-bench-mail-$users-$mails"
+if [[ ! -e $stamp ]]; then
+    log "importing $mails messages into each of $users users, both sides"
+    for i in $(seq 1 "$users"); do
+        u="user$i@$BENCH_DOMAIN"
+        tern --data-dir "$TERN_DATA" import "$u" --mbox "$small" >/dev/null
+        doveadm -c "$DOVECOT_CONF" import -u "$u" "mbox:/nonexistent:INBOX=$small:INDEX=MEMORY" "" all
+    done
+    touch "$stamp"
+fi
+bigbox=$(mailbox "$big")
+big_user="user$users@$BENCH_DOMAIN"
+big_stamp="$WORK/imap-bench-big-$users-$big"
+if [[ ! -e $big_stamp ]]; then
+    log "importing $big messages into $big_user's INBOX, both sides"
+    tern --data-dir "$TERN_DATA" import "$big_user" --mbox "$bigbox" >/dev/null
+    doveadm -c "$DOVECOT_CONF" import -u "$big_user" "mbox:/nonexistent:INBOX=$bigbox:INDEX=MEMORY" "" all
+    touch "$big_stamp"
+fi
+word=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(sorted(s["markers"], key=lambda k: s["markers"][k])[0])' "$bigbox.stats.json" 2>/dev/null || echo aardvark)
+
+# --- Tern serve --------------------------------------------------------------------------
+serve_conf="$WORK/tern-imap-bench.toml"
+cat >"$serve_conf" <<CONF
+data_dir = "$TERN_DATA"
+hostname = "localhost"
+
+[limits]
+max_connections = $((idle_conns + 1000))
+max_connections_per_ip = $((idle_conns + 1000))
+
+[listen]
+imap = "127.0.0.1:0"
+CONF
+rm -f "$TERN_DATA/listening.json"
+"$TERN_BIN" --data-dir "$TERN_DATA" --config "$serve_conf" serve >"$WORK/results/tern-imap-serve.log" 2>&1 &
+tern_pid=$!
+trap 'kill -TERM $tern_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do
+    [[ -s "$TERN_DATA/listening.json" ]] && break
+    sleep 0.1
+done
+tern_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["imap"].rsplit(":",1)[1])' "$TERN_DATA/listening.json")
+
+tree_kb() {   # total PSS (kB) of a process tree
+    local pid total=0
+    for pid in $(proc_tree "$1"); do total=$((total + $(proc_pss_kb "$pid"))); done
+    echo "$total"
+}
+dovecot_pid=$(cat "$RUN_DIR/dovecot.pid")
+field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+declare -A r
+for side in tern dovecot; do
+    if [[ $side == tern ]]; then port=$tern_port; pid=$tern_pid; else port=$DOVECOT_IMAP_PORT; pid=$dovecot_pid; fi
+    log "$side: (1) mixed load, $clients clients over $users users, ${seconds}s"
+    # Memory is sampled while the load runs: Dovecot's per-session processes exit after it.
+    mixed_out="$WORK/results/mixed-$side.out"
+    $load mixed --port "$port" --users "$users" --clients "$clients" --seconds "$seconds" >"$mixed_out" &
+    loader=$!
+    peak=0
+    while kill -0 "$loader" 2>/dev/null; do
+        now_kb=$(tree_kb "$pid")
+        ((now_kb > peak)) && peak=$now_kb
+        sleep 1
+    done
+    wait "$loader" || die "the mixed load failed on $side"
+    r[$side.mixed]=$(field "$(cat "$mixed_out")" ops_per_s)
+    r[$side.mixed_mem]=$peak
+    log "$side: (2) login loop, ${seconds}s"
+    out=$($load logins --port "$port" --users "$users" --clients "$clients" --seconds "$seconds")
+    r[$side.logins]=$(field "$out" logins_per_s)
+    log "$side: (3) big mailbox ($big messages)"
+    out=$($load bigbox --port "$port" --user "$big_user" --word "$word")
+    for k in select_s fetch_s search_s hits; do r[$side.$k]=$(field "$out" "$k"); done
+    conns=$idle_conns
+    [[ $side == dovecot ]] && conns=$dovecot_idle
+    log "$side: (4) $conns connections in IDLE"
+    before=$(tree_kb "$pid")
+    # The idler holds its connections until its stdin (a fifo held open here) closes.
+    fifo="$WORK/run/idle.fifo"
+    idle_out="$WORK/results/idle-$side.out"
+    rm -f "$fifo" "$idle_out"
+    mkfifo "$fifo"
+    $load idle --port "$port" --users "$users" --conns "$conns" <"$fifo" >"$idle_out" &
+    idler=$!
+    exec 7>"$fifo"
+    until [[ -s $idle_out ]]; do
+        kill -0 "$idler" 2>/dev/null || die "the IDLE client exited"
+        sleep 0.5
+    done
+    ready_line=$(head -1 "$idle_out")
+    sleep 2
+    after=$(tree_kb "$pid")
+    exec 7>&-
+    wait "$idler" 2>/dev/null || true
+    ready=$(field "$ready_line" ready)
+    r[$side.idle_conns]=$ready
+    r[$side.idle_kb]=$(awk -v a="$after" -v b="$before" -v n="$ready" 'BEGIN { printf "%.1f", (n > 0 ? (a - b) / n : 0) }')
+done
+
+report="$WORK/results/imap-$(date +%Y%m%d-%H%M%S).txt"
+{
+    echo "IMAP: $users users x $mails messages, $clients clients, ${seconds}s per run; big mailbox $big messages; $(nproc) cores"
+    printf '%-44s %14s %14s %10s\n' measure Tern Dovecot Tern/Dovecot
+    row() { printf '%-44s %14s %14s %10s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
+    row "(1) mixed ops/s (higher is better)" "${r[tern.mixed]}" "${r[dovecot.mixed]}"
+    row "(1) server peak PSS during the mixed run, kB" "${r[tern.mixed_mem]}" "${r[dovecot.mixed_mem]}"
+    row "(2) logins/s (higher is better)" "${r[tern.logins]}" "${r[dovecot.logins]}"
+    row "(3) SELECT s (lower is better)" "${r[tern.select_s]}" "${r[dovecot.select_s]}"
+    row "(3) UID FETCH 1:* (UID FLAGS ENVELOPE) s" "${r[tern.fetch_s]}" "${r[dovecot.fetch_s]}"
+    row "(3) SEARCH TEXT \"$word\" s (hits ${r[tern.hits]}/${r[dovecot.hits]})" "${r[tern.search_s]}" "${r[dovecot.search_s]}"
+    row "(4) kB per IDLE connection (${r[tern.idle_conns]}/${r[dovecot.idle_conns]})" "${r[tern.idle_kb]}" "${r[dovecot.idle_kb]}"
+} | tee "$report"
+log "report saved to $report"

@@ -1,0 +1,528 @@
+//! Mailbox commands: SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST,
+//! LSUB, STATUS, CLOSE, UNSELECT (RFC 9051 §6.3, §6.4.1; RFC 3501 §6.3.9 LSUB; RFC 6154
+//! SPECIAL-USE; RFC 3348 CHILDREN; RFC 8438 STATUS=SIZE).
+
+use std::collections::BTreeMap;
+
+use imap_codec::imap_types::command::SelectParameter;
+use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
+use imap_codec::imap_types::status::StatusDataItemName;
+use tern_store::{MailboxInfo, names};
+
+use crate::extended::{Extension, ListOptions};
+use crate::session::{Fatal, Reply, Session, store_error};
+use crate::view::View;
+
+impl Session {
+    pub(crate) fn account_id(&self) -> tern_store::AccountId {
+        // Every caller runs in the authenticated state (checked by dispatch).
+        self.account
+            .as_ref()
+            .map_or(tern_store::AccountId(0), |a| a.id)
+    }
+
+    /// SELECT / EXAMINE (RFC 9051 §6.3.2, §6.3.3).
+    pub async fn select(
+        &mut self,
+        mailbox: &Mailbox<'_>,
+        read_only: bool,
+        parameters: &[SelectParameter],
+    ) -> Result<Reply, Fatal> {
+        let mut qresync = None;
+        for parameter in parameters {
+            match parameter {
+                SelectParameter::CondStore => self.condstore = true,
+                SelectParameter::QResync {
+                    uid_validity,
+                    mod_sequence_value,
+                    known_uids,
+                    ..
+                } => {
+                    // RFC 7162 §3.2.5: only after ENABLE QRESYNC.
+                    if !self.qresync {
+                        return Ok(Reply::bad("QRESYNC is not enabled"));
+                    }
+                    qresync = Some((uid_validity.get(), mod_sequence_value.get(), known_uids));
+                }
+            }
+        }
+        // RFC 5182 §2.1: the saved result does not outlive the selection.
+        self.saved_search.clear();
+        // RFC 9051 §6.3.2: a failed SELECT leaves no mailbox selected.
+        if self.selected.take().is_some() {
+            self.io.untagged("OK [CLOSED] Previous mailbox closed");
+        }
+        let name = match self.mailbox_name(mailbox) {
+            Ok(name) => name,
+            Err(reply) => return Ok(reply),
+        };
+        let account = self.account_id();
+        let store = std::sync::Arc::clone(self.store());
+        let info = match store.mailbox(account, &name).await {
+            Ok(Some(info)) => info,
+            Ok(None) => return Ok(Reply::no("No such mailbox").code("NONEXISTENT")),
+            Err(e) => return Ok(store_error(&e)),
+        };
+        let messages = match store.messages(account, info.id).await {
+            Ok(messages) => messages
+                .into_iter()
+                .map(crate::view::Entry::from)
+                .collect::<Vec<_>>(),
+            Err(e) => return Ok(store_error(&e)),
+        };
+        let synced_modseq = messages
+            .iter()
+            .map(|m| m.modseq)
+            .max()
+            .unwrap_or(0)
+            .max(info.highest_modseq);
+        let view = View {
+            mailbox: info.id,
+            name: info.name.clone(),
+            read_only,
+            uid_validity: info.uid_validity,
+            uid_next: info.uid_next,
+            messages,
+            synced_modseq,
+            dirty: false,
+        };
+        // Changes committed while we read are picked up at the next sync.
+        self.drain_feed();
+        let mut keywords: Vec<&str> = view
+            .messages
+            .iter()
+            .flat_map(|m| m.keywords.iter().map(String::as_str))
+            .collect();
+        keywords.sort_unstable();
+        keywords.dedup();
+        let keywords: String = keywords.iter().map(|k| format!(" {k}")).collect();
+        let io = &mut self.io;
+        io.untagged(&format!("{} EXISTS", view.exists()));
+        if !self.rev2 {
+            // RFC 3501 §6.3.1: RECENT and the first unseen message, gone from rev2.
+            io.untagged("0 RECENT");
+            if let Some(first) = view
+                .messages
+                .iter()
+                .position(|m| !m.flags.contains(tern_store::Flags::SEEN))
+            {
+                io.untagged(&format!("OK [UNSEEN {}] First unseen", first + 1));
+            }
+        }
+        io.untagged(&format!(
+            "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{keywords})"
+        ));
+        let permanent = if read_only {
+            "()".to_string()
+        } else {
+            format!("(\\Answered \\Flagged \\Deleted \\Seen \\Draft{keywords} \\*)")
+        };
+        io.untagged(&format!("OK [PERMANENTFLAGS {permanent}] Limited"));
+        io.untagged(&format!(
+            "OK [UIDVALIDITY {}] UIDs valid",
+            view.uid_validity
+        ));
+        io.untagged(&format!(
+            "OK [UIDNEXT {}] Predicted next UID",
+            view.uid_next
+        ));
+        // RFC 7162 §3.1.2.1: with every SELECT of a mailbox that keeps mod-sequences.
+        io.untagged(&format!(
+            "OK [HIGHESTMODSEQ {}] Highest",
+            view.synced_modseq
+        ));
+        if self.rev2 {
+            // RFC 9051 §6.3.2: the LIST response for the selected mailbox.
+            let mut line = b"* LIST () \"/\" ".to_vec();
+            self.encode_name(&mut line, &info.name);
+            line.extend_from_slice(b"\r\n");
+            self.io.out.extend_from_slice(&line);
+        }
+        self.selected = Some(view);
+        if let Some((uid_validity, modseq, known_uids)) = qresync {
+            let store = std::sync::Arc::clone(self.store());
+            if let Err(e) = self
+                .qresync_select(
+                    &*store,
+                    account,
+                    info.id,
+                    uid_validity,
+                    modseq,
+                    known_uids.as_ref(),
+                )
+                .await
+            {
+                return Ok(store_error(&e));
+            }
+        }
+        Ok(if read_only {
+            Reply::ok("EXAMINE completed").code("READ-ONLY")
+        } else {
+            Reply::ok("SELECT completed").code("READ-WRITE")
+        })
+    }
+
+    /// CLOSE expunges silently (unless read-only); UNSELECT does not (RFC 9051 §6.4.1, §6.4.2).
+    pub async fn close(&mut self, expunge: bool) -> Reply {
+        let Some(view) = self.selected.take() else {
+            return Reply::bad("No mailbox selected");
+        };
+        if expunge && !view.read_only {
+            let account = self.account_id();
+            if let Err(e) = self.store().expunge(account, view.mailbox, None).await {
+                return store_error(&e);
+            }
+        }
+        Reply::ok(if expunge {
+            "CLOSE completed"
+        } else {
+            "UNSELECT completed"
+        })
+    }
+
+    /// CREATE (RFC 9051 §6.3.4): a trailing delimiter only says children will follow.
+    pub async fn create(&mut self, mailbox: &Mailbox<'_>) -> Reply {
+        let raw = match mailbox {
+            Mailbox::Inbox => return Reply::no("INBOX always exists").code("ALREADYEXISTS"),
+            Mailbox::Other(other) => other.as_ref(),
+        };
+        let name = match self.decode_name(raw) {
+            Ok(name) => name,
+            Err(reply) => return reply,
+        };
+        let name = name.strip_suffix(names::DELIMITER).unwrap_or(&name);
+        let name = match names::normalize_mailbox(name) {
+            Ok(name) => name,
+            Err(e) => return Reply::no(e.to_string()).code("CANNOT"),
+        };
+        if name == "INBOX" {
+            return Reply::no("INBOX always exists").code("ALREADYEXISTS");
+        }
+        // RFC 6154 §5.2 CREATE-SPECIAL-USE.
+        let special_use = match std::mem::replace(&mut self.extension, Extension::None) {
+            Extension::CreateSpecialUse(attribute) => {
+                match tern_store::SpecialUse::from_attribute(&attribute) {
+                    Some(special) => Some(special),
+                    None => return Reply::no("Unknown special use").code("USEATTR"),
+                }
+            }
+            _ => None,
+        };
+        let account = self.account_id();
+        match self
+            .store()
+            .create_mailbox(account, &name, special_use)
+            .await
+        {
+            Ok(_) => Reply::ok("CREATE completed"),
+            Err(e) => store_error(&e),
+        }
+    }
+
+    /// DELETE (RFC 9051 §6.3.5).
+    pub async fn delete(&mut self, mailbox: &Mailbox<'_>) -> Reply {
+        let name = match self.mailbox_name(mailbox) {
+            Ok(name) => name,
+            Err(reply) => return reply,
+        };
+        if name == "INBOX" {
+            return Reply::no("INBOX cannot be deleted").code("CANNOT");
+        }
+        let account = self.account_id();
+        match self.store().delete_mailbox(account, &name).await {
+            Ok(()) => {
+                if self.selected.as_ref().is_some_and(|v| v.name == name) {
+                    self.selected = None;
+                }
+                Reply::ok("DELETE completed")
+            }
+            Err(e) => store_error(&e),
+        }
+    }
+
+    /// RENAME (RFC 9051 §6.3.6); renaming INBOX moves its messages (done by the store).
+    pub async fn rename(&mut self, from: &Mailbox<'_>, to: &Mailbox<'_>) -> Reply {
+        let (from, to) = match (self.mailbox_name(from), self.mailbox_name(to)) {
+            (Ok(from), Ok(to)) => (from, to),
+            (Err(reply), _) | (_, Err(reply)) => return reply,
+        };
+        if to == "INBOX" {
+            return Reply::no("INBOX already exists").code("ALREADYEXISTS");
+        }
+        let account = self.account_id();
+        match self.store().rename_mailbox(account, &from, &to).await {
+            Ok(()) => {
+                if let Some(view) = self.selected.as_mut()
+                    && view.name == from
+                {
+                    view.name = to;
+                }
+                Reply::ok("RENAME completed")
+            }
+            Err(e) => store_error(&e),
+        }
+    }
+
+    /// SUBSCRIBE / UNSUBSCRIBE (RFC 9051 §6.3.7, §6.3.8).
+    pub async fn subscribe(&mut self, mailbox: &Mailbox<'_>, subscribed: bool) -> Reply {
+        let name = match self.mailbox_name(mailbox) {
+            Ok(name) => name,
+            Err(reply) => return reply,
+        };
+        let account = self.account_id();
+        match self
+            .store()
+            .set_subscribed(account, &name, subscribed)
+            .await
+        {
+            Ok(()) => Reply::ok(if subscribed {
+                "SUBSCRIBE completed"
+            } else {
+                "UNSUBSCRIBE completed"
+            }),
+            Err(e) => store_error(&e),
+        }
+    }
+
+    /// LIST and LSUB (RFC 9051 §6.3.9, RFC 3501 §6.3.9): reference and pattern with the
+    /// wildcards `*` (anything) and `%` (anything but the delimiter).
+    pub async fn list(
+        &mut self,
+        reference: &Mailbox<'_>,
+        pattern: &ListMailbox<'_>,
+        lsub: bool,
+    ) -> Reply {
+        let reference = match reference {
+            Mailbox::Inbox => "INBOX".to_string(),
+            Mailbox::Other(other) => match self.decode_name(other.as_ref()) {
+                Ok(name) => name,
+                Err(reply) => return reply,
+            },
+        };
+        let pattern_raw: &[u8] = match pattern {
+            ListMailbox::Token(token) => token.as_ref(),
+            ListMailbox::String(string) => string.as_ref(),
+        };
+        let pattern = match self.decode_name(pattern_raw) {
+            Ok(pattern) => pattern,
+            Err(reply) => return reply,
+        };
+        let command = if lsub { "LSUB" } else { "LIST" };
+        let options = match std::mem::replace(&mut self.extension, Extension::None) {
+            Extension::List(options) => options,
+            _ => ListOptions::default(),
+        };
+        let status_items = match options.status.as_deref().map(status_items) {
+            Some(Ok(items)) => items,
+            Some(Err(reply)) => return reply,
+            None => Vec::new(),
+        };
+        if pattern.is_empty() && !lsub {
+            // RFC 9051 §6.3.9: the delimiter and the root of the reference.
+            self.io.untagged("LIST (\\Noselect) \"/\" \"\"");
+            return Reply::ok("LIST completed");
+        }
+        let account = self.account_id();
+        let mailboxes = match self.store().mailboxes(account).await {
+            Ok(mailboxes) => mailboxes,
+            Err(e) => return store_error(&e),
+        };
+        let full_pattern = canonical_inbox(&format!("{reference}{pattern}"));
+        let mut statuses = Vec::new();
+        for (name, entry) in hierarchy(&mailboxes) {
+            let subscribed = entry.info.is_some_and(|i| i.subscribed);
+            if (lsub || options.select_subscribed) && !subscribed {
+                continue;
+            }
+            if options.select_special_use && entry.info.is_none_or(|i| i.special_use.is_none()) {
+                continue;
+            }
+            if !matches(full_pattern.as_bytes(), name.as_bytes()) {
+                continue;
+            }
+            let mut attributes: Vec<&str> = Vec::new();
+            match entry.info {
+                None => attributes.push("\\Noselect"),
+                Some(info) => {
+                    if let Some(special) = info.special_use {
+                        attributes.push(special.attribute());
+                    }
+                }
+            }
+            if options.return_subscribed && subscribed {
+                attributes.push("\\Subscribed");
+            }
+            if !lsub {
+                attributes.push(if entry.has_children {
+                    "\\HasChildren"
+                } else {
+                    "\\HasNoChildren"
+                });
+            }
+            let mut line = format!("* {command} ({}) \"/\" ", attributes.join(" ")).into_bytes();
+            self.encode_name(&mut line, name);
+            line.extend_from_slice(b"\r\n");
+            self.io.out.extend_from_slice(&line);
+            if let (false, Some(info)) = (status_items.is_empty(), entry.info) {
+                statuses.push(info.clone());
+            }
+        }
+        // RFC 5819: a STATUS response for each selectable name listed.
+        for info in statuses {
+            if let Err(reply) = self.status_response(&info, &status_items).await {
+                return reply;
+            }
+        }
+        Reply::ok(format!("{command} completed"))
+    }
+
+    /// STATUS (RFC 9051 §6.3.11).
+    pub async fn status(&mut self, mailbox: &Mailbox<'_>, items: &[StatusDataItemName]) -> Reply {
+        let name = match self.mailbox_name(mailbox) {
+            Ok(name) => name,
+            Err(reply) => return reply,
+        };
+        let account = self.account_id();
+        let store = std::sync::Arc::clone(self.store());
+        let info = match store.mailbox(account, &name).await {
+            Ok(Some(info)) => info,
+            Ok(None) => return Reply::no("No such mailbox").code("NONEXISTENT"),
+            Err(e) => return store_error(&e),
+        };
+        match self.status_response(&info, items).await {
+            Ok(()) => Reply::ok("STATUS completed"),
+            Err(reply) => reply,
+        }
+    }
+
+    /// One `* STATUS name (...)` response.
+    async fn status_response(
+        &mut self,
+        info: &MailboxInfo,
+        items: &[StatusDataItemName],
+    ) -> Result<(), Reply> {
+        let store = std::sync::Arc::clone(self.store());
+        let status = store
+            .mailbox_status(self.account_id(), info.id)
+            .await
+            .map_err(|e| store_error(&e))?;
+        let mut fields = Vec::new();
+        for item in items {
+            let field = match item {
+                StatusDataItemName::Messages => format!("MESSAGES {}", status.messages),
+                StatusDataItemName::Recent => "RECENT 0".to_string(),
+                StatusDataItemName::UidNext => format!("UIDNEXT {}", status.uid_next),
+                StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", status.uid_validity),
+                StatusDataItemName::Unseen => format!("UNSEEN {}", status.unseen),
+                StatusDataItemName::Deleted => format!("DELETED {}", status.deleted),
+                StatusDataItemName::Size => format!("SIZE {}", status.size),
+                StatusDataItemName::HighestModSeq => {
+                    format!("HIGHESTMODSEQ {}", status.highest_modseq)
+                }
+                StatusDataItemName::DeletedStorage => {
+                    return Err(Reply::bad("STATUS DELETED-STORAGE is not supported"));
+                }
+            };
+            fields.push(field);
+        }
+        let mut line = b"* STATUS ".to_vec();
+        self.encode_name(&mut line, &info.name);
+        line.extend_from_slice(format!(" ({})\r\n", fields.join(" ")).as_bytes());
+        self.io.out.extend_from_slice(&line);
+        Ok(())
+    }
+}
+
+/// STATUS item names as written in LIST ... RETURN (STATUS (...)).
+fn status_items(text: &str) -> Result<Vec<StatusDataItemName>, Reply> {
+    text.split_ascii_whitespace()
+        .map(|item| {
+            Ok(match item.to_ascii_uppercase().as_str() {
+                "MESSAGES" => StatusDataItemName::Messages,
+                "RECENT" => StatusDataItemName::Recent,
+                "UIDNEXT" => StatusDataItemName::UidNext,
+                "UIDVALIDITY" => StatusDataItemName::UidValidity,
+                "UNSEEN" => StatusDataItemName::Unseen,
+                "DELETED" => StatusDataItemName::Deleted,
+                "SIZE" => StatusDataItemName::Size,
+                "HIGHESTMODSEQ" => StatusDataItemName::HighestModSeq,
+                _ => return Err(Reply::bad("Unknown STATUS item")),
+            })
+        })
+        .collect()
+}
+
+/// A name in the hierarchy: an existing mailbox, or a parent implied by a child's name.
+struct Entry<'a> {
+    info: Option<&'a MailboxInfo>,
+    has_children: bool,
+}
+
+/// Every mailbox and every implied parent, by name.
+fn hierarchy(mailboxes: &[MailboxInfo]) -> BTreeMap<&str, Entry<'_>> {
+    let mut map: BTreeMap<&str, Entry<'_>> = BTreeMap::new();
+    for info in mailboxes {
+        map.entry(info.name.as_str())
+            .or_insert(Entry {
+                info: None,
+                has_children: false,
+            })
+            .info = Some(info);
+        for parent in names::parents(&info.name) {
+            map.entry(parent)
+                .or_insert(Entry {
+                    info: None,
+                    has_children: false,
+                })
+                .has_children = true;
+        }
+    }
+    map
+}
+
+/// `inbox` at the start of a pattern matches INBOX in any case (RFC 9051 §5.1).
+fn canonical_inbox(pattern: &str) -> String {
+    let bytes = pattern.as_bytes();
+    if bytes.len() >= 5
+        && bytes[..5].eq_ignore_ascii_case(b"INBOX")
+        && (bytes.len() == 5 || bytes[5] == b'/')
+    {
+        format!("INBOX{}", &pattern[5..])
+    } else {
+        pattern.to_string()
+    }
+}
+
+/// LIST pattern matching: `*` matches any run, `%` any run without the delimiter.
+fn matches(pattern: &[u8], name: &[u8]) -> bool {
+    // Iterative matcher with backtracking over the last wildcard; bounded by len(p) * len(n)
+    // per wildcard, and both are bounded by the line limit.
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| matches(rest, &name[i..])),
+        Some((b'%', rest)) => {
+            let stop = name.iter().position(|&b| b == b'/').unwrap_or(name.len());
+            (0..=stop).any(|i| matches(rest, &name[i..]))
+        }
+        Some((&c, rest)) => name.first() == Some(&c) && matches(rest, &name[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(matches(b"*", b"a/b/c"));
+        assert!(matches(b"%", b"abc"));
+        assert!(!matches(b"%", b"a/b"));
+        assert!(matches(b"a/%", b"a/b"));
+        assert!(!matches(b"a/%", b"a/b/c"));
+        assert!(matches(b"a*c", b"a/b/c"));
+        assert!(matches(b"INBOX", b"INBOX"));
+        assert!(!matches(b"INBOX", b"INBOXES"));
+        assert_eq!(canonical_inbox("inbox/x"), "INBOX/x");
+        assert_eq!(canonical_inbox("inboxes"), "inboxes");
+    }
+}

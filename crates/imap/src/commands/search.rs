@@ -1,0 +1,374 @@
+//! SEARCH and UID SEARCH (RFC 9051 §6.4.4): every key over flags, sizes, dates, sequence and
+//! UID sets, addresses and subject (from the stored summary), header fields and text (from the
+//! message), with OR / NOT / nesting. Text matches are case-insensitive substring matches over
+//! decoded text (UTF-8). IMAP4rev2 clients get ESEARCH (RFC 9051 §7.3.4), others SEARCH.
+
+use std::sync::Arc;
+
+use imap_codec::imap_types::core::{AString, Charset};
+use imap_codec::imap_types::datetime::NaiveDate;
+use imap_codec::imap_types::search::SearchKey;
+use tern_message::{Address, Summary};
+use tern_store::Flags;
+
+use crate::extended::Extension;
+use crate::session::{Fatal, Reply, Session, store_error};
+use crate::view::{Entry, View};
+use crate::wire;
+
+/// Summaries are loaded in batches of this many messages.
+const BATCH: usize = 256;
+/// Nesting deeper than this is refused (imap-codec bounds recursion too).
+const MAX_DEPTH: usize = 64;
+
+/// What a search needs to read beyond the per-message metadata.
+#[derive(Debug, Default, Clone, Copy)]
+struct Needs {
+    summary: bool,
+    raw: bool,
+    /// A MODSEQ key: the response carries the highest MODSEQ (RFC 7162 §3.1.5).
+    modseq: bool,
+}
+
+impl Session {
+    pub async fn search(
+        &mut self,
+        charset: Option<&Charset<'_>>,
+        criteria: &[SearchKey<'_>],
+        by_uid: bool,
+        tag: &str,
+    ) -> Result<Reply, Fatal> {
+        if let Some(charset) = charset {
+            let name = match charset {
+                Charset::Atom(atom) => atom.inner().to_string(),
+                Charset::Quoted(quoted) => quoted.inner().to_string(),
+            };
+            if !name.eq_ignore_ascii_case("UTF-8") && !name.eq_ignore_ascii_case("US-ASCII") {
+                return Ok(Reply::no("Unsupported charset").code("BADCHARSET (UTF-8 US-ASCII)"));
+            }
+        }
+        let mut needs = Needs::default();
+        for key in criteria {
+            if !scan(key, &mut needs, 0) {
+                return Ok(Reply::bad("Search criteria nested too deeply"));
+            }
+        }
+        if needs.modseq {
+            self.condstore = true;
+        }
+        let Some(view) = self.selected.as_ref() else {
+            return Ok(Reply::bad("No mailbox selected"));
+        };
+        let (account, mailbox) = (self.account_id(), view.mailbox);
+        let store = Arc::clone(self.store());
+        let now = now();
+        let mut hits: Vec<u32> = Vec::new();
+        let mut highest_modseq = 0u64;
+        let all: Vec<usize> = (0..view.messages.len()).collect();
+        for chunk in all.chunks(BATCH) {
+            let Some(view) = self.selected.as_ref() else {
+                break;
+            };
+            let summaries = if needs.summary || needs.raw {
+                let uids: Vec<u32> = chunk.iter().map(|&i| view.messages[i].uid).collect();
+                match store.summaries(account, mailbox, &uids).await {
+                    Ok(s) => s,
+                    Err(e) => return Ok(store_error(&e)),
+                }
+            } else {
+                Vec::new()
+            };
+            for &index in chunk {
+                let meta = &view.messages[index];
+                let found = summaries.iter().find(|s| s.meta.uid == meta.uid);
+                let summary = found.map(|s| &s.summary);
+                if (needs.summary || needs.raw) && summary.is_none() {
+                    continue; // expunged meanwhile
+                }
+                let text = if let (true, Some(found)) = (needs.raw, found) {
+                    match store.read_blob(&found.meta.blob).await {
+                        Ok(raw) => Some(MessageText::new(&raw, summary)),
+                        Err(e) => return Ok(store_error(&e)),
+                    }
+                } else {
+                    None
+                };
+                let message = Message {
+                    seq: index as u32 + 1,
+                    meta,
+                    summary,
+                    text: text.as_ref(),
+                    view,
+                    now,
+                };
+                if criteria.iter().all(|key| message.matches(key)) {
+                    hits.push(if by_uid { meta.uid } else { message.seq });
+                    highest_modseq = highest_modseq.max(meta.modseq);
+                }
+            }
+        }
+        let options = match std::mem::replace(&mut self.extension, Extension::None) {
+            Extension::Search(options) => Some(options),
+            _ => None,
+        };
+        if let Some(options) = options {
+            if options.save {
+                // RFC 5182 §2.1: the result is kept as UIDs.
+                self.saved_search = match (by_uid, self.selected.as_ref()) {
+                    (true, _) => hits.clone(),
+                    (false, Some(view)) => hits
+                        .iter()
+                        .map(|&seq| view.messages[seq as usize - 1].uid)
+                        .collect(),
+                    (false, None) => Vec::new(),
+                };
+            }
+            // RFC 5182 §2.2: SAVE alone returns no ESEARCH response.
+            let only_save =
+                options.save && !(options.min || options.max || options.count || options.all);
+            if !only_save {
+                let mut line = format!("ESEARCH (TAG \"{tag}\")");
+                if by_uid {
+                    line.push_str(" UID");
+                }
+                if let (true, Some(min)) = (options.min, hits.first()) {
+                    line.push_str(&format!(" MIN {min}"));
+                }
+                if let (true, Some(max)) = (options.max, hits.last()) {
+                    line.push_str(&format!(" MAX {max}"));
+                }
+                if options.all && !hits.is_empty() {
+                    line.push_str(&format!(" ALL {}", wire::sequence_set(&hits)));
+                }
+                if options.count {
+                    line.push_str(&format!(" COUNT {}", hits.len()));
+                }
+                if needs.modseq && !hits.is_empty() {
+                    line.push_str(&format!(" MODSEQ {highest_modseq}"));
+                }
+                self.io.untagged(&line);
+            }
+        } else if self.rev2 {
+            let mut line = format!("ESEARCH (TAG \"{tag}\")");
+            if by_uid {
+                line.push_str(" UID");
+            }
+            if !hits.is_empty() {
+                line.push_str(" ALL ");
+                line.push_str(&wire::sequence_set(&hits));
+                if needs.modseq {
+                    line.push_str(&format!(" MODSEQ {highest_modseq}"));
+                }
+            }
+            self.io.untagged(&line);
+        } else {
+            let mut line = String::from("SEARCH");
+            for hit in &hits {
+                line.push(' ');
+                line.push_str(&hit.to_string());
+            }
+            if needs.modseq && !hits.is_empty() {
+                line.push_str(&format!(" (MODSEQ {highest_modseq})"));
+            }
+            self.io.untagged(&line);
+        }
+        Ok(Reply::ok(if by_uid {
+            "UID SEARCH completed"
+        } else {
+            "SEARCH completed"
+        }))
+    }
+}
+
+/// Records what the key needs; false when nested too deeply.
+fn scan(key: &SearchKey<'_>, needs: &mut Needs, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return false;
+    }
+    match key {
+        SearchKey::And(keys) => keys.as_ref().iter().all(|k| scan(k, needs, depth + 1)),
+        SearchKey::Not(k) => scan(k, needs, depth + 1),
+        SearchKey::Or(a, b) => scan(a, needs, depth + 1) && scan(b, needs, depth + 1),
+        SearchKey::Bcc(_)
+        | SearchKey::Cc(_)
+        | SearchKey::From(_)
+        | SearchKey::To(_)
+        | SearchKey::Subject(_)
+        | SearchKey::SentBefore(_)
+        | SearchKey::SentOn(_)
+        | SearchKey::SentSince(_) => {
+            needs.summary = true;
+            true
+        }
+        SearchKey::Body(_) | SearchKey::Text(_) | SearchKey::Header(..) => {
+            needs.raw = true;
+            true
+        }
+        SearchKey::ModSequence { .. } => {
+            needs.modseq = true;
+            true
+        }
+        _ => true,
+    }
+}
+
+/// The decoded text of one message, for BODY / TEXT / HEADER.
+struct MessageText {
+    header: Vec<u8>,
+    /// Lower-cased decoded text (subject, addresses, text parts).
+    text: String,
+    /// Lower-cased raw header, for TEXT.
+    header_lower: String,
+}
+
+impl MessageText {
+    fn new(raw: &[u8], summary: Option<&Summary>) -> MessageText {
+        let header = summary
+            .map(|s| s.structure.header_in(raw).to_vec())
+            .unwrap_or_default();
+        let parsed = tern_message::parse(raw);
+        MessageText {
+            header_lower: String::from_utf8_lossy(&header).to_lowercase(),
+            header,
+            text: parsed.search_text.to_lowercase(),
+        }
+    }
+}
+
+struct Message<'a> {
+    seq: u32,
+    meta: &'a Entry,
+    summary: Option<&'a Summary>,
+    text: Option<&'a MessageText>,
+    view: &'a View,
+    now: i64,
+}
+
+impl Message<'_> {
+    fn matches(&self, key: &SearchKey<'_>) -> bool {
+        let flags = self.meta.flags;
+        let has = |f: Flags| flags.contains(f);
+        let day = |unix: i64| unix.div_euclid(86_400);
+        let internal_day = day(self.meta.internal_date);
+        let sent_day = self
+            .summary
+            .and_then(|s| s.sent_date)
+            .map(day)
+            .unwrap_or(internal_day);
+        match key {
+            SearchKey::And(keys) => keys.as_ref().iter().all(|k| self.matches(k)),
+            SearchKey::Not(k) => !self.matches(k),
+            SearchKey::Or(a, b) => self.matches(a) || self.matches(b),
+            SearchKey::All => true,
+            SearchKey::SequenceSet(set) => self
+                .view
+                .resolve(set, false)
+                .binary_search(&(self.seq as usize - 1))
+                .is_ok(),
+            SearchKey::Uid(set) => self
+                .view
+                .resolve(set, true)
+                .binary_search(&(self.seq as usize - 1))
+                .is_ok(),
+            SearchKey::Answered => has(Flags::ANSWERED),
+            SearchKey::Unanswered => !has(Flags::ANSWERED),
+            SearchKey::Deleted => has(Flags::DELETED),
+            SearchKey::Undeleted => !has(Flags::DELETED),
+            SearchKey::Draft => has(Flags::DRAFT),
+            SearchKey::Undraft => !has(Flags::DRAFT),
+            SearchKey::Flagged => has(Flags::FLAGGED),
+            SearchKey::Unflagged => !has(Flags::FLAGGED),
+            SearchKey::Seen => has(Flags::SEEN),
+            SearchKey::Unseen => !has(Flags::SEEN),
+            // \Recent is not kept (RFC 9051 removed it): no message is recent.
+            SearchKey::Recent | SearchKey::New => false,
+            SearchKey::Old => true,
+            SearchKey::Keyword(k) => self
+                .meta
+                .keywords
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(k.inner())),
+            SearchKey::Unkeyword(k) => !self
+                .meta
+                .keywords
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(k.inner())),
+            SearchKey::Larger(n) => self.meta.size > u64::from(*n),
+            SearchKey::Smaller(n) => self.meta.size < u64::from(*n),
+            SearchKey::Before(d) => internal_day < date_day(d),
+            SearchKey::On(d) => internal_day == date_day(d),
+            SearchKey::Since(d) => internal_day >= date_day(d),
+            SearchKey::SentBefore(d) => sent_day < date_day(d),
+            SearchKey::SentOn(d) => sent_day == date_day(d),
+            SearchKey::SentSince(d) => sent_day >= date_day(d),
+            // RFC 5032 WITHIN.
+            SearchKey::Older(secs) => self.meta.internal_date <= self.now - i64::from(secs.get()),
+            SearchKey::Younger(secs) => self.meta.internal_date >= self.now - i64::from(secs.get()),
+            SearchKey::ModSequence { modseq, .. } => self.meta.modseq >= *modseq,
+            SearchKey::Subject(s) => self.summary.is_some_and(|sum| contains(&sum.subject, s)),
+            SearchKey::From(s) => self.addresses(|e| &e.from, s),
+            SearchKey::To(s) => self.addresses(|e| &e.to, s),
+            SearchKey::Cc(s) => self.addresses(|e| &e.cc, s),
+            SearchKey::Bcc(s) => self.addresses(|e| &e.bcc, s),
+            SearchKey::Header(name, value) => self.text.is_some_and(|t| {
+                let name = String::from_utf8_lossy(name.as_ref()).into_owned();
+                let fields = tern_message::header_fields(&t.header, &[name.as_str()], false);
+                // The field's value: after the first colon of each field line.
+                let fields = String::from_utf8_lossy(&fields).to_lowercase();
+                !fields.trim().is_empty() && {
+                    let needle = lower(value);
+                    fields
+                        .lines()
+                        .filter_map(|l| l.split_once(':').map(|(_, v)| v).or(Some(l)))
+                        .any(|v| v.contains(&needle))
+                }
+            }),
+            SearchKey::Body(s) => self.text.is_some_and(|t| t.text.contains(&lower(s))),
+            SearchKey::Text(s) => self.text.is_some_and(|t| {
+                let needle = lower(s);
+                t.text.contains(&needle) || t.header_lower.contains(&needle)
+            }),
+        }
+    }
+
+    fn addresses(
+        &self,
+        list: impl Fn(&tern_message::Envelope) -> &Vec<Address>,
+        needle: &AString<'_>,
+    ) -> bool {
+        let Some(summary) = self.summary else {
+            return false;
+        };
+        let needle = lower(needle);
+        list(&summary.envelope).iter().any(|a| {
+            let text = format!(
+                "{} <{}@{}>",
+                a.name.as_deref().unwrap_or(""),
+                a.mailbox.as_deref().unwrap_or(""),
+                a.host.as_deref().unwrap_or("")
+            );
+            text.to_lowercase().contains(&needle)
+        })
+    }
+}
+
+fn lower(s: &AString<'_>) -> String {
+    String::from_utf8_lossy(s.as_ref()).to_lowercase()
+}
+
+fn contains(haystack: &str, needle: &AString<'_>) -> bool {
+    haystack.to_lowercase().contains(&lower(needle))
+}
+
+/// Days since 1970-01-01 of an IMAP date (RFC 9051 §6.4.4: dates disregard time and zone).
+fn date_day(date: &NaiveDate) -> i64 {
+    date.as_ref()
+        .and_hms_opt(0, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp().div_euclid(86_400))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
