@@ -49,6 +49,11 @@ pub enum Command {
     },
     /// Import existing mail from an mbox file or a Maildir.
     Import(ImportArgs),
+    /// Read stored mail (for scripts and checks): list a folder, print a message's bytes.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// The outbound queue.
     Queue {
         #[command(subcommand)]
@@ -84,6 +89,23 @@ pub enum DomainCommand {
         /// The selector; default `tern` and the year and month.
         #[arg(long)]
         selector: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MailCommand {
+    /// The messages of a folder: UID, size, flags, subject.
+    List {
+        email: String,
+        #[arg(long, default_value = "INBOX")]
+        folder: String,
+    },
+    /// A message's exact bytes, on standard output.
+    Cat {
+        email: String,
+        uid: u32,
+        #[arg(long, default_value = "INBOX")]
+        folder: String,
     },
 }
 

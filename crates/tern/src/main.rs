@@ -7,6 +7,7 @@ mod demo;
 mod dns_records;
 mod import;
 mod logging;
+mod mail_cli;
 mod queue_cli;
 mod serve;
 mod services;
@@ -52,6 +53,7 @@ fn run(cli: Cli) -> Result<()> {
                 let store = open_store(&config)?;
                 let result = match command {
                     Command::Domain { command } => admin::domain(&store, &config, command).await,
+                    Command::Mail { command } => mail_cli::run(&store, command).await,
                     Command::Queue { command } => queue_cli::run(&store, command).await,
                     Command::User { command } => admin::user(&store, command).await,
                     Command::Alias { command } => admin::alias(&store, command).await,
