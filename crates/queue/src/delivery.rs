@@ -48,6 +48,15 @@ enum Outcome {
 }
 
 impl Outcome {
+    fn from_response(r: &smtp_proto::Response<String>, remote: &str) -> Outcome {
+        let text = if r.esc[0] != 0 {
+            format!("{}.{}.{} {}", r.esc[0], r.esc[1], r.esc[2], r.message.trim())
+        } else {
+            r.message.trim().to_owned()
+        };
+        Outcome::from_reply(r.code, &text, remote)
+    }
+
     fn from_reply(code: u16, text: &str, remote: &str) -> Outcome {
         let reply = format!("{code} {}", text.trim());
         let remote = Some(remote.to_owned());
@@ -258,7 +267,7 @@ impl Worker {
             .map_err(|_| "no greeting".to_string())?
             .map_err(|e| e.to_string())?;
         if !greeting.is_positive_completion() {
-            let o = Outcome::from_reply(greeting.code, &greeting.message, &hop.host);
+            let o = Outcome::from_response(&greeting, &hop.host);
             return Ok(vec![o; recipients.len()]);
         }
         let ehlo = client
@@ -366,18 +375,14 @@ impl Worker {
         };
         if !mail_reply.is_positive_completion() {
             let _ = client.rset().await;
-            return Ok(all(Outcome::from_reply(
-                mail_reply.code,
-                &mail_reply.message,
-                &hop.host,
-            )));
+            return Ok(all(Outcome::from_response(mail_reply, &hop.host)));
         }
         let mut outcomes: Vec<Option<Outcome>> = recipients
             .iter()
             .enumerate()
             .map(|(i, _)| match replies.get(i + 1) {
                 Some(r) if r.is_positive_completion() => None,
-                Some(r) => Some(Outcome::from_reply(r.code, &r.message, &hop.host)),
+                Some(r) => Some(Outcome::from_response(r, &hop.host)),
                 None => Some(Outcome::Temporary {
                     reply: "no reply to RCPT".into(),
                     remote: Some(hop.host.clone()),
@@ -387,14 +392,9 @@ impl Worker {
         if outcomes.iter().all(Option::is_some) {
             let _ = client.rset().await;
         } else {
-            let data = client.data(&raw[..]).await;
-            let accepted = match data {
-                Ok(()) => Outcome::Delivered(format!("250 accepted by {}", hop.host)),
-                Err(mail_send::Error::UnexpectedReply(r)) => {
-                    Outcome::from_reply(r.code, &r.message, &hop.host)
-                }
-                Err(e) => return Err(e.to_string()),
-            };
+            let accepted = send_data(client, raw, self.settings.timeout)
+                .await
+                .map(|r| Outcome::from_response(&r, &hop.host))?;
             for o in outcomes.iter_mut().filter(|o| o.is_none()) {
                 *o = Some(accepted.clone());
             }
@@ -546,4 +546,42 @@ pub(crate) async fn send_bounce(store: &SharedStore, to: &str, report: Vec<u8>) 
         }
         other => tracing::warn!(to, ?other, "queue: the bounce has nowhere to go"),
     }
+}
+
+/// DATA with RFC 5321 §4.5.2 transparency: every line starting with a dot gets one more, and
+/// the end is `.CRLF` after the message's own last CRLF (no blank line added).
+async fn send_data<S: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<S>,
+    raw: &[u8],
+    timeout: Duration,
+) -> Result<smtp_proto::Response<String>, String> {
+    use tokio::io::AsyncWriteExt;
+    let go = client.cmd(b"DATA\r\n").await.map_err(|e| e.to_string())?;
+    if go.code != 354 {
+        return Ok(go);
+    }
+    let mut wire = Vec::with_capacity(raw.len() + raw.len() / 50 + 5);
+    let mut line_start = true;
+    for &b in raw {
+        if line_start && b == b'.' {
+            wire.push(b'.');
+        }
+        wire.push(b);
+        line_start = b == b'\n';
+    }
+    if !raw.ends_with(b"\r\n") {
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b".\r\n");
+    tokio::time::timeout(timeout, async {
+        client.stream.write_all(&wire).await?;
+        client.stream.flush().await
+    })
+    .await
+    .map_err(|_| "timeout sending the message".to_string())?
+    .map_err(|e| e.to_string())?;
+    tokio::time::timeout(timeout, client.read())
+        .await
+        .map_err(|_| "timeout waiting for the reply to the message".to_string())?
+        .map_err(|e| e.to_string())
 }
