@@ -50,7 +50,13 @@ enum Outcome {
 impl Outcome {
     fn from_response(r: &smtp_proto::Response<String>, remote: &str) -> Outcome {
         let text = if r.esc[0] != 0 {
-            format!("{}.{}.{} {}", r.esc[0], r.esc[1], r.esc[2], r.message.trim())
+            format!(
+                "{}.{}.{} {}",
+                r.esc[0],
+                r.esc[1],
+                r.esc[2],
+                r.message.trim()
+            )
         } else {
             r.message.trim().to_owned()
         };

@@ -138,7 +138,7 @@ async fn target_mailbox(
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use tern_store::{SqliteStore, Store};
+    use tern_store::SqliteStore;
 
     #[tokio::test]
     async fn one_blob_per_message_and_each_account_once() {

@@ -171,8 +171,13 @@ impl Outbound {
             }
             // Some got it: the client hears 250, the sender gets a DSN for the others.
             if !failed.is_empty() && (delivered > 0 || !remote.is_empty()) {
-                self.report_failures(&submission.sender, submission.env_id.as_deref(), &raw, &failed)
-                    .await;
+                self.report_failures(
+                    &submission.sender,
+                    submission.env_id.as_deref(),
+                    &raw,
+                    &failed,
+                )
+                .await;
             }
         }
         let queued = if remote.is_empty() {

@@ -14,7 +14,11 @@ const MAX_AUTH_LINE: usize = 12 * 1024;
 impl Session {
     pub async fn authenticate(&mut self, mechanism: u64, initial: &str) {
         if self.kind != Kind::Submission {
-            self.reply(Reply::new(503, "5.5.1", "AUTH is offered on the submission port"));
+            self.reply(Reply::new(
+                503,
+                "5.5.1",
+                "AUTH is offered on the submission port",
+            ));
             return;
         }
         if self.account.is_some() {
@@ -22,20 +26,32 @@ impl Session {
             return;
         }
         if self.tx.is_some() {
-            self.reply(Reply::new(503, "5.5.1", "AUTH is not allowed during a mail transaction"));
+            self.reply(Reply::new(
+                503,
+                "5.5.1",
+                "AUTH is not allowed during a mail transaction",
+            ));
             return;
         }
         let tls = self.io.as_ref().is_some_and(|io| io.is_tls());
         if !tls && !self.loopback {
             // RFC 4954 §4 / RFC 3207: no password over an unencrypted connection.
-            self.reply(Reply::new(538, "5.7.11", "encryption required: use STARTTLS first"));
+            self.reply(Reply::new(
+                538,
+                "5.7.11",
+                "encryption required: use STARTTLS first",
+            ));
             return;
         }
         let mechanism = match mechanism {
             smtp_proto::AUTH_PLAIN => Mechanism::Plain,
             smtp_proto::AUTH_LOGIN => Mechanism::Login,
             _ => {
-                self.reply(Reply::new(504, "5.5.4", "unrecognized authentication mechanism"));
+                self.reply(Reply::new(
+                    504,
+                    "5.5.4",
+                    "unrecognized authentication mechanism",
+                ));
                 return;
             }
         };
@@ -46,7 +62,11 @@ impl Session {
             match decode_base64_line(initial.as_bytes()) {
                 Ok(bytes) => Some(bytes),
                 Err(_) => {
-                    self.reply(Reply::new(501, "5.5.2", "invalid base64 in the initial response"));
+                    self.reply(Reply::new(
+                        501,
+                        "5.5.2",
+                        "invalid base64 in the initial response",
+                    ));
                     return;
                 }
             }
@@ -64,7 +84,9 @@ impl Session {
                         return;
                     }
                     let timeout = self.server.settings.command_timeout;
-                    let line = tokio::time::timeout(timeout, read_line(&mut io.reader, MAX_AUTH_LINE)).await;
+                    let line =
+                        tokio::time::timeout(timeout, read_line(&mut io.reader, MAX_AUTH_LINE))
+                            .await;
                     let line = match line {
                         Ok(Ok(Line::Complete(line))) => line,
                         Ok(Ok(Line::TooLong)) => {
@@ -86,7 +108,11 @@ impl Session {
                     return;
                 }
                 Err(_) => {
-                    self.reply(Reply::new(501, "5.5.2", "malformed authentication response"));
+                    self.reply(Reply::new(
+                        501,
+                        "5.5.2",
+                        "malformed authentication response",
+                    ));
                     return;
                 }
             }
@@ -96,7 +122,11 @@ impl Session {
             .as_deref()
             .is_some_and(|z| !z.eq_ignore_ascii_case(&credentials.authcid))
         {
-            self.reply(Reply::new(535, "5.7.8", "authentication credentials invalid"));
+            self.reply(Reply::new(
+                535,
+                "5.7.8",
+                "authentication credentials invalid",
+            ));
             return;
         }
         match self
@@ -111,10 +141,18 @@ impl Session {
                 self.reply(Reply::new(235, "2.7.0", "authentication successful"));
             }
             Err(LoginError::Failed) => {
-                self.reply(Reply::new(535, "5.7.8", "authentication credentials invalid"));
+                self.reply(Reply::new(
+                    535,
+                    "5.7.8",
+                    "authentication credentials invalid",
+                ));
             }
             Err(LoginError::Throttled { .. }) => {
-                self.reply(Reply::new(454, "4.7.0", "too many failed logins, try again later"));
+                self.reply(Reply::new(
+                    454,
+                    "4.7.0",
+                    "too many failed logins, try again later",
+                ));
             }
             Err(LoginError::Store(e)) => {
                 tracing::error!(error = %e, "login failed");

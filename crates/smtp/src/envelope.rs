@@ -2,9 +2,9 @@
 //! only hosted recipients (never an open relay); submission needs AUTH and the sender must
 //! be the account's own.
 
+use crate::Kind;
 use crate::reply::Reply;
 use crate::session::{Session, Transaction};
-use crate::Kind;
 use std::borrow::Cow;
 use tern_queue::Destination;
 use tern_store::{AccountId, Notify};
@@ -40,7 +40,11 @@ impl Session {
             return;
         }
         if self.messages >= self.server.settings.max_messages_per_connection {
-            self.reply(Reply::new(421, "4.7.0", "too many messages in one connection, closing"));
+            self.reply(Reply::new(
+                421,
+                "4.7.0",
+                "too many messages in one connection, closing",
+            ));
             self.closing = true;
             return;
         }
@@ -144,7 +148,10 @@ impl Session {
         };
         let notify = notify_bits(to.flags);
         if let Some(tx) = self.tx.as_mut()
-            && !tx.recipients.iter().any(|r| r.address.eq_ignore_ascii_case(&address))
+            && !tx
+                .recipients
+                .iter()
+                .any(|r| r.address.eq_ignore_ascii_case(&address))
         {
             tx.recipients.push(Recipient {
                 address,

@@ -25,7 +25,10 @@ pub enum Line {
 
 /// Reads one line of at most `max` bytes (line end included) from `reader`. A longer line is
 /// consumed to its end and reported as [`Line::TooLong`], so the session stays in step.
-pub async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R, max: usize) -> std::io::Result<Line> {
+pub async fn read_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    max: usize,
+) -> std::io::Result<Line> {
     let mut line = Vec::new();
     let mut too_long = false;
     loop {
@@ -47,7 +50,11 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R, max: usize) -> s
         }
         reader.consume(take);
         if done {
-            return Ok(if too_long { Line::TooLong } else { Line::Complete(line) });
+            return Ok(if too_long {
+                Line::TooLong
+            } else {
+                Line::Complete(line)
+            });
         }
     }
 }
@@ -206,29 +213,46 @@ mod tests {
 
     async fn data(input: &[u8], max: usize) -> (Vec<u8>, DataEnd) {
         let mut reader = input;
-        read_data(&mut reader, max, Duration::from_secs(5)).await.unwrap()
+        read_data(&mut reader, max, Duration::from_secs(5))
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
     async fn lines_are_bounded_and_the_session_stays_in_step() {
         let mut input: &[u8] = b"NOOP\r\nXXXXXXXXXXXXXXXXXXXXXXXX\r\nQUIT\r\npartial";
-        assert_eq!(read_line(&mut input, 10).await.unwrap(), Line::Complete(b"NOOP\r\n".to_vec()));
+        assert_eq!(
+            read_line(&mut input, 10).await.unwrap(),
+            Line::Complete(b"NOOP\r\n".to_vec())
+        );
         assert_eq!(read_line(&mut input, 10).await.unwrap(), Line::TooLong);
-        assert_eq!(read_line(&mut input, 10).await.unwrap(), Line::Complete(b"QUIT\r\n".to_vec()));
+        assert_eq!(
+            read_line(&mut input, 10).await.unwrap(),
+            Line::Complete(b"QUIT\r\n".to_vec())
+        );
         assert_eq!(read_line(&mut input, 10).await.unwrap(), Line::Eof);
     }
 
     #[tokio::test]
     async fn data_is_unstuffed_and_ends_only_at_crlf_dot_crlf() {
-        let (body, end) = data(b"Subject: x\r\n\r\n..dot\r\nbare\n.\nmore\r\n.\r\nNOOP\r\n", 1000).await;
+        let (body, end) = data(
+            b"Subject: x\r\n\r\n..dot\r\nbare\n.\nmore\r\n.\r\nNOOP\r\n",
+            1000,
+        )
+        .await;
         assert_eq!(end, DataEnd::Complete);
-        assert_eq!(body, b"Subject: x\r\n\r\n.dot\r\nbare\r\n\r\nmore\r\n".to_vec());
+        assert_eq!(
+            body,
+            b"Subject: x\r\n\r\n.dot\r\nbare\r\n\r\nmore\r\n".to_vec()
+        );
     }
 
     #[tokio::test]
     async fn too_big_data_is_read_to_its_end() {
         let mut input: &[u8] = b"0123456789\r\n0123456789\r\n.\r\nNEXT\r\n";
-        let (body, end) = read_data(&mut input, 15, Duration::from_secs(5)).await.unwrap();
+        let (body, end) = read_data(&mut input, 15, Duration::from_secs(5))
+            .await
+            .unwrap();
         assert_eq!(end, DataEnd::TooBig);
         assert!(body.is_empty());
         assert_eq!(input, b"NEXT\r\n");

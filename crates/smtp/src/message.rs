@@ -2,13 +2,13 @@
 //! stores it for its local recipients (one blob, `250` only once durable); submission hands
 //! it to the one submission path.
 
+use crate::Kind;
 use crate::envelope::Route;
 use crate::io::{DataEnd, read_data};
 use crate::reply::Reply;
 use crate::session::{Session, Transaction};
 use crate::trace::{self, Received};
 use crate::verify::DmarcAction;
-use crate::Kind;
 use bytes::Bytes;
 use tern_queue::dsn::FailedRecipient;
 use tern_queue::{MailboxChoice, Submission, SubmitError};
@@ -49,7 +49,11 @@ impl Session {
         let (body, end) = match read_data(&mut io.reader, max, timeout).await {
             Ok(r) => r,
             Err(_) => {
-                self.reply(Reply::new(421, "4.4.2", "timeout while reading data, closing"));
+                self.reply(Reply::new(
+                    421,
+                    "4.4.2",
+                    "timeout while reading data, closing",
+                ));
                 self.closing = true;
                 return;
             }
@@ -58,7 +62,11 @@ impl Session {
             DataEnd::Eof => self.closing = true,
             DataEnd::TooBig => {
                 self.tx = None;
-                self.reply(Reply::new(552, "5.3.4", "message size exceeds fixed maximum message size"));
+                self.reply(Reply::new(
+                    552,
+                    "5.3.4",
+                    "message size exceeds fixed maximum message size",
+                ));
             }
             DataEnd::HeaderTooBig => {
                 self.tx = None;
@@ -97,7 +105,11 @@ impl Session {
                 return;
             }
             Err(_) => {
-                self.reply(Reply::new(421, "4.4.2", "timeout while reading data, closing"));
+                self.reply(Reply::new(
+                    421,
+                    "4.4.2",
+                    "timeout while reading data, closing",
+                ));
                 self.closing = true;
                 return;
             }
@@ -110,7 +122,11 @@ impl Session {
             if last {
                 self.tx = None;
             }
-            self.reply(Reply::new(552, "5.3.4", "message size exceeds fixed maximum message size"));
+            self.reply(Reply::new(
+                552,
+                "5.3.4",
+                "message size exceeds fixed maximum message size",
+            ));
             return;
         }
         if !fits {
@@ -121,7 +137,11 @@ impl Session {
             if last {
                 self.tx = None;
             }
-            self.reply(Reply::new(552, "5.3.4", "message size exceeds fixed maximum message size"));
+            self.reply(Reply::new(
+                552,
+                "5.3.4",
+                "message size exceeds fixed maximum message size",
+            ));
             return;
         }
         if !last {
@@ -157,7 +177,13 @@ impl Session {
         }
     }
 
-    async fn deliver_inbound(&mut self, tx: Transaction, received: String, body: Vec<u8>, id: &str) -> Reply {
+    async fn deliver_inbound(
+        &mut self,
+        tx: Transaction,
+        received: String,
+        body: Vec<u8>,
+        id: &str,
+    ) -> Reply {
         let mut head = String::new();
         let mut choice = MailboxChoice::Inbox;
         if let Some(verifier) = self.server.verifier.clone() {
@@ -175,7 +201,11 @@ impl Session {
                 match verdict.dmarc {
                     DmarcAction::Reject => {
                         tracing::info!(id, from = tx.sender, "DMARC policy reject");
-                        return Reply::new(550, "5.7.1", "rejected by the sender domain's DMARC policy");
+                        return Reply::new(
+                            550,
+                            "5.7.1",
+                            "rejected by the sender domain's DMARC policy",
+                        );
                     }
                     DmarcAction::Quarantine => choice = MailboxChoice::Junk,
                     DmarcAction::None => {}
@@ -192,7 +222,11 @@ impl Session {
         let mut local: Vec<(String, Vec<AccountId>)> = Vec::new();
         let mut forward: Vec<NewRecipient> = Vec::new();
         for r in &tx.recipients {
-            if let Route::Local { accounts, forward: fwd } = &r.route {
+            if let Route::Local {
+                accounts,
+                forward: fwd,
+            } = &r.route
+            {
                 if !accounts.is_empty() {
                     local.push((r.address.clone(), accounts.clone()));
                 }
@@ -202,7 +236,9 @@ impl Session {
         let mut delivered = 0;
         let mut failures: Vec<(String, StoreError)> = Vec::new();
         if !local.is_empty() {
-            match tern_queue::deliver_local(&self.server.store, raw.clone(), now(), &local, choice).await {
+            match tern_queue::deliver_local(&self.server.store, raw.clone(), now(), &local, choice)
+                .await
+            {
                 Ok(outcomes) => {
                     for o in outcomes {
                         match o.result {
@@ -247,11 +283,24 @@ impl Session {
                 .report_failures(&tx.sender, tx.env_id.as_deref(), &raw, &failed)
                 .await;
         }
-        tracing::info!(id, from = tx.sender, delivered, queued, size = raw.len(), "message accepted");
+        tracing::info!(
+            id,
+            from = tx.sender,
+            delivered,
+            queued,
+            size = raw.len(),
+            "message accepted"
+        );
         Reply::new(250, "2.0.0", format!("ok: delivered as {id}"))
     }
 
-    async fn submit(&mut self, tx: Transaction, received: String, body: Vec<u8>, id: &str) -> Reply {
+    async fn submit(
+        &mut self,
+        tx: Transaction,
+        received: String,
+        body: Vec<u8>,
+        id: &str,
+    ) -> Reply {
         let Some(account) = self.account.clone() else {
             return Reply::new(530, "5.7.0", "authentication required");
         };
@@ -283,7 +332,9 @@ impl Session {
                 "5.7.1",
                 format!("From: address {address} is not one of yours"),
             ),
-            Err(SubmitError::NoFrom) => Reply::new(550, "5.6.0", "the message has no valid From: address"),
+            Err(SubmitError::NoFrom) => {
+                Reply::new(550, "5.6.0", "the message has no valid From: address")
+            }
             Err(SubmitError::Local(e)) => store_error_reply(&e),
             Err(SubmitError::Store(e)) => {
                 tracing::error!(id, error = %e, "submission failed");
@@ -296,9 +347,11 @@ impl Session {
 /// The reply for a message no local recipient could take.
 fn store_error_reply(e: &StoreError) -> Reply {
     match e {
-        StoreError::OverQuota { .. } | StoreError::TooLargeForQuota { .. } => {
-            Reply::new(552, "5.2.2", "mailbox is over quota: the message does not fit")
-        }
+        StoreError::OverQuota { .. } | StoreError::TooLargeForQuota { .. } => Reply::new(
+            552,
+            "5.2.2",
+            "mailbox is over quota: the message does not fit",
+        ),
         _ => Reply::new(451, "4.3.0", "local error in processing, try again"),
     }
 }

@@ -127,7 +127,11 @@ impl Session {
             match line {
                 Err(_) => {
                     // RFC 5321 §4.5.3.2.7: the server may close after its timeout, with 421.
-                    self.reply(Reply::new(421, "4.4.2", format!("{} timeout, closing", self.server.hostname)));
+                    self.reply(Reply::new(
+                        421,
+                        "4.4.2",
+                        format!("{} timeout, closing", self.server.hostname),
+                    ));
                     break;
                 }
                 Ok(Err(_)) | Ok(Ok(Line::Eof)) => return,

@@ -42,7 +42,9 @@ impl Verifier {
     ) -> Verdict {
         let Some(message) = AuthenticatedMessage::parse(raw) else {
             return Verdict {
-                header: format!("Authentication-Results: {hostname}; none (unparseable message)\r\n"),
+                header: format!(
+                    "Authentication-Results: {hostname}; none (unparseable message)\r\n"
+                ),
                 dmarc: DmarcAction::None,
             };
         };
@@ -61,9 +63,18 @@ impl Verifier {
         let mail_from_domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or(helo);
         let dmarc = self
             .dns
-            .verify_dmarc(DmarcParameters::new(&message, &dkim, mail_from_domain, &spf))
+            .verify_dmarc(DmarcParameters::new(
+                &message,
+                &dkim,
+                mail_from_domain,
+                &spf,
+            ))
             .await;
-        let from_domain = message.from().rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        let from_domain = message
+            .from()
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or("");
         let results = AuthenticationResults::new(hostname)
             .with_dkim_results(&dkim, from_domain)
             .with_spf_mailfrom_result(&spf, ip, sender, helo)

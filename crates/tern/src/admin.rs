@@ -34,7 +34,10 @@ pub async fn domain(store: &SqliteStore, config: &Config, command: DomainCommand
             println!("domain {name} added; publish its records: tern domain dns {name}");
         }
         DomainCommand::Dns { name } => {
-            print!("{}", crate::dns_records::records(store, config, &name).await?);
+            print!(
+                "{}",
+                crate::dns_records::records(store, config, &name).await?
+            );
         }
         DomainCommand::DkimRotate { name, selector } => {
             let name = name.to_lowercase();

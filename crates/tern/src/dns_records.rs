@@ -52,7 +52,9 @@ pub async fn records(store: &SqliteStore, config: &Config, name: &str) -> Result
     }
     out.push_str(&format!(
         "_dmarc.{domain}.\t\tIN TXT\t{}\n",
-        txt(&format!("v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"))
+        txt(&format!(
+            "v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"
+        ))
     ));
     out.push_str(&format!("autoconfig.{domain}.\tIN CNAME\t{host}.\n"));
     for (service, name, standard) in [
@@ -77,7 +79,10 @@ mod tests {
     fn long_txt_values_are_split() {
         let long = "a".repeat(300);
         let split = txt(&long);
-        assert_eq!(split, format!("\"{}\" \"{}\"", "a".repeat(255), "a".repeat(45)));
+        assert_eq!(
+            split,
+            format!("\"{}\" \"{}\"", "a".repeat(255), "a".repeat(45))
+        );
     }
 
     #[test]

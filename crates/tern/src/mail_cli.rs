@@ -18,7 +18,10 @@ async fn folder(store: &SqliteStore, email: &str, name: &str) -> Result<(Account
 
 pub async fn run(store: &SqliteStore, command: MailCommand) -> Result<()> {
     match command {
-        MailCommand::List { email, folder: name } => {
+        MailCommand::List {
+            email,
+            folder: name,
+        } => {
             let (account, mailbox) = folder(store, &email, &name).await?;
             let messages = store.messages(account, mailbox).await?;
             let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();

@@ -52,7 +52,10 @@ pub async fn run(store: &SqliteStore, command: QueueCommand) -> Result<()> {
             }
             for r in &m.recipients {
                 let next = if r.state == RecipientState::Pending {
-                    format!(" next attempt in {}s", (r.next_attempt - tern_queue::now()).max(0))
+                    format!(
+                        " next attempt in {}s",
+                        (r.next_attempt - tern_queue::now()).max(0)
+                    )
                 } else {
                     String::new()
                 };
@@ -66,7 +69,9 @@ pub async fn run(store: &SqliteStore, command: QueueCommand) -> Result<()> {
             }
         }
         QueueCommand::Retry { id } => {
-            store.queue_retry_now(QueueId(id), tern_queue::now()).await?;
+            store
+                .queue_retry_now(QueueId(id), tern_queue::now())
+                .await?;
             println!("message {id}: pending recipients will be tried now");
         }
         QueueCommand::Remove { id } => {

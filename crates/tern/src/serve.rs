@@ -74,7 +74,11 @@ pub async fn run(config: Config, demo: bool) -> Result<()> {
     let outbound = tern_queue::Outbound::new(Arc::clone(&store) as SharedStore, queue_settings);
     let worker = {
         let shutdown = shutdown.clone();
-        tokio::spawn(outbound.worker().run(async move { shutdown.cancelled().await }))
+        tokio::spawn(
+            outbound
+                .worker()
+                .run(async move { shutdown.cancelled().await }),
+        )
     };
     let shared = Shared {
         outbound,

@@ -30,11 +30,15 @@ pub fn start(listener: Listener, shared: &Shared) -> JoinHandle<()> {
     let shutdown = shared.shutdown.clone();
     match service {
         "smtp" | "submission" | "submissions" => {
-            let kind = if service == "smtp" { Kind::Mx } else { Kind::Submission };
+            let kind = if service == "smtp" {
+                Kind::Mx
+            } else {
+                Kind::Submission
+            };
             let server = Arc::new(smtp_server(shared, kind));
-            tokio::spawn(listener.serve(shutdown, move |conn| {
-                Arc::clone(&server).serve(conn, kind)
-            }))
+            tokio::spawn(
+                listener.serve(shutdown, move |conn| Arc::clone(&server).serve(conn, kind)),
+            )
         }
         _ => {
             let hostname = Arc::clone(&shared.hostname);
