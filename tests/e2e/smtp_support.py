@@ -13,15 +13,17 @@ from conftest import Tern
 # No DNS checks unless a test brings its own DNS server; a short early-talker window.
 TEST_SMTP = """
 [smtp]
-verify = false
+verify = {verify}
 greeting_delay_ms = 200
 """
 
 
-def start_tern(tmp_path, extra="", services=("smtp", "submission", "submissions"), name="a"):
+def start_tern(tmp_path, extra="", services=("smtp", "submission", "submissions"), name="a",
+               verify=False):
     path = pathlib.Path(tmp_path) / name
     path.mkdir(parents=True, exist_ok=True)
-    return Tern(path, services=services, extra_config=TEST_SMTP + extra).start()
+    smtp = TEST_SMTP.format(verify="true" if verify else "false")
+    return Tern(path, services=services, extra_config=smtp + extra).start()
 
 
 def listing(tern, email, folder="INBOX"):
