@@ -29,12 +29,13 @@ def tern_bin():
 class TernCli:
     """The admin CLI over one data directory."""
 
-    def __init__(self, data_dir, config_path=None):
+    def __init__(self, data_dir, config_path=None, global_args=()):
         self.data_dir = pathlib.Path(data_dir)
         self.config_path = config_path
+        self.global_args = list(global_args)
 
     def argv(self, *args):
-        argv = [tern_bin(), "--data-dir", str(self.data_dir)]
+        argv = [tern_bin(), *self.global_args, "--data-dir", str(self.data_dir)]
         if self.config_path:
             argv += ["--config", str(self.config_path)]
         return argv + [str(a) for a in args]
@@ -64,14 +65,15 @@ class TernCli:
 class Tern(TernCli):
     """A running `tern serve` with its own data directory and ephemeral ports."""
 
-    def __init__(self, tmp, services=ALL_SERVICES, extra_config="", args=()):
+    def __init__(self, tmp, services=ALL_SERVICES, extra_config="", args=(), global_args=()):
+        pathlib.Path(tmp).mkdir(parents=True, exist_ok=True)
         data_dir = pathlib.Path(tmp) / "data"
         config = pathlib.Path(tmp) / "tern.toml"
         listen = "\n".join(f'{s} = "127.0.0.1:0"' for s in services)
         config.write_text(
             f'data_dir = "{data_dir}"\nhostname = "mail.test"\n'
             f"{extra_config}\n[listen]\n{listen}\n")
-        super().__init__(data_dir, config)
+        super().__init__(data_dir, config, global_args)
         self.args = list(args)
         self.log_path = pathlib.Path(tmp) / "tern.log"
         self.proc = None
