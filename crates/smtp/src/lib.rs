@@ -5,6 +5,8 @@
 
 mod auth;
 mod envelope;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 mod message;
 mod reply;
