@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tern_net::Connection;
 use tern_store::Account;
 use tokio::io::AsyncBufReadExt;
+use tracing::Instrument;
 
 /// The mail transaction under way (RFC 5321 §3.3).
 #[derive(Debug, Default)]
@@ -63,32 +64,30 @@ impl Session {
             messages: 0,
             closing: false,
         };
-        let span = tracing::info_span!("smtp", ?kind, %peer);
-        let _enter = span.enter();
-        drop(_enter);
-        use tracing::Instrument;
+        let span = tracing::info_span!("smtp", ?kind);
         session.serve().instrument(span).await;
         drop(guard);
-    }
-
-    fn io(&mut self) -> &mut SmtpIo {
-        // The stream is only taken out during STARTTLS, which puts it back or ends the session.
-        self.io.as_mut().expect("session stream present")
     }
 
     pub fn reply(&mut self, reply: Reply) {
         if reply.is_error() {
             self.errors += 1;
         }
-        let bytes = reply.to_bytes();
-        self.io().push(&bytes);
+        // The stream is only missing after a failed STARTTLS, when the session is over.
+        if let Some(io) = self.io.as_mut() {
+            io.push(&reply.to_bytes());
+        }
+    }
+
+    fn is_tls(&self) -> bool {
+        self.io.as_ref().is_some_and(SmtpIo::is_tls)
     }
 
     async fn serve(&mut self) {
         if self.kind == Kind::Mx && !self.server.settings.greeting_delay.is_zero() {
             // Early talkers (RFC 5321 §4.3.1: the client waits for the greeting) are bots.
             let delay = self.server.settings.greeting_delay;
-            let io = self.io();
+            let Some(io) = self.io.as_mut() else { return };
             match tokio::time::timeout(delay, io.reader.fill_buf()).await {
                 Ok(Ok([])) | Ok(Err(_)) => return,
                 Ok(Ok(_)) => {
@@ -99,7 +98,9 @@ impl Session {
                         "5.5.1",
                         format!("{host} protocol error: you talked before my greeting"),
                     ));
-                    let _ = self.io().flush().await;
+                    if let Some(io) = self.io.as_mut() {
+                        let _ = io.flush().await;
+                    }
                     return;
                 }
                 Err(_) => {}
@@ -113,7 +114,8 @@ impl Session {
         self.reply(greeting);
         let shutdown = self.server.shutdown.clone();
         while !self.closing {
-            if self.io().flush_if_idle().await.is_err() {
+            let Some(io) = self.io.as_mut() else { return };
+            if io.flush_if_idle().await.is_err() {
                 return;
             }
             let timeout = self.server.settings.command_timeout;
@@ -122,7 +124,7 @@ impl Session {
                     self.reply(Reply::new(421, "4.3.2", format!("{} shutting down", self.server.hostname)));
                     break;
                 }
-                line = tokio::time::timeout(timeout, read_line(&mut self.io().reader, MAX_COMMAND_LINE)) => line,
+                line = tokio::time::timeout(timeout, read_line(&mut io.reader, MAX_COMMAND_LINE)) => line,
             };
             match line {
                 Err(_) => {
@@ -230,7 +232,7 @@ impl Session {
             "CHUNKING".into(),
             "DSN".into(),
         ];
-        let tls = self.io().is_tls();
+        let tls = self.is_tls();
         if !tls {
             lines.push("STARTTLS".into());
         }
@@ -246,7 +248,7 @@ impl Session {
     }
 
     async fn starttls(&mut self) {
-        if self.io().is_tls() {
+        if self.is_tls() {
             self.reply(Reply::new(503, "5.5.1", "TLS is already active"));
             return;
         }
