@@ -16,10 +16,11 @@ BENCH_PASSWORD="benchpass"
 
 # Non-standard loopback ports, so nothing collides with a real mail server (25/110/143)
 # nor with Tern's own defaults (2525/2110/2143).
-DOVECOT_IMAP_PORT=3143
-DOVECOT_POP3_PORT=3110
-DOVECOT_LMTP_PORT=3024
-POSTFIX_SMTP_PORT=3025
+# Overridable, so two reference setups (two worktrees) can run side by side.
+DOVECOT_IMAP_PORT=${DOVECOT_IMAP_PORT:-3143}
+DOVECOT_POP3_PORT=${DOVECOT_POP3_PORT:-3110}
+DOVECOT_LMTP_PORT=${DOVECOT_LMTP_PORT:-3024}
+POSTFIX_SMTP_PORT=${POSTFIX_SMTP_PORT:-3025}
 
 DOVECOT_DIR="$WORK/dovecot"
 DOVECOT_CONF="$DOVECOT_DIR/dovecot.conf"

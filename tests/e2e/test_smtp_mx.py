@@ -307,3 +307,25 @@ def test_swaks_delivers_and_sees_the_reply_codes(mx):
     [uid] = [r[0] for r in listing(mx, "u@example.test") if r[2] == "via swaks"]
     stored = message_bytes(mx, "u@example.test", uid)
     assert b"swaks body" in stored and b"Received: from swaks.test" in stored
+
+
+def test_a_recipient_that_fails_after_data_gets_the_sender_a_dsn(mx):
+    """One recipient over quota must not stop the others: 250, and the sender (local here)
+    gets a DSN for the one that failed."""
+    mx.add_user("small@example.test", "pw", quota="1K")
+    mx.add_user("sender@example.test", "pw")
+    big = b"From: sender@example.test\r\nSubject: big one\r\n\r\n" + b"z" * 2000 + b"\r\n"
+    with connect(mx) as s:
+        s.ehlo()
+        s.mail("sender@example.test")
+        assert s.rcpt("small@example.test")[0] == 250
+        assert s.rcpt("u@example.test")[0] == 250
+        assert s.data(big)[0] == 250
+    assert [r[2] for r in listing(mx, "u@example.test")] == ["big one"]
+    assert listing(mx, "small@example.test") == []
+    [(uid, _, subject)] = listing(mx, "sender@example.test")
+    assert subject == "Undelivered Mail Returned to Sender"
+    dsn = message_bytes(mx, "sender@example.test", uid)
+    assert b"Final-Recipient: rfc822; small@example.test" in dsn
+    assert b"Status: 5.2.2" in dsn
+    assert b"u@example.test" not in dsn.split(b"message/delivery-status", 1)[1].split(b"\r\n--", 1)[0]
