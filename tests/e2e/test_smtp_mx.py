@@ -137,6 +137,19 @@ def test_size_limit_is_advertised_and_enforced_while_streaming(tmp_path):
             s.mail("sender@remote.test")
             s.rcpt("u@example.test")
             assert s.data(MESSAGE)[0] == 250
+        # BDAT: the chunk that crosses the limit is refused, read to its end, and so is the rest.
+        c = RawSmtp(tern.host("smtp"), tern.port("smtp"))
+        c.cmd("EHLO client.test")
+        c.cmd("MAIL FROM:<sender@remote.test>")
+        c.cmd("RCPT TO:<u@example.test>")
+        c.send(b"BDAT 8000\r\n" + b"a" * 8000)
+        assert c.reply()[0] == 250
+        c.send(b"BDAT 8000\r\n" + b"b" * 8000)
+        assert c.reply()[0] == 552
+        c.send(b"BDAT 10 LAST\r\n" + b"c" * 10)
+        assert c.reply()[0] == 552
+        assert c.cmd("NOOP")[0] == 250
+        c.close()
         assert [r[2] for r in listing(tern, "u@example.test")] == ["hello"]
     finally:
         tern.stop()

@@ -62,11 +62,7 @@ impl Session {
             DataEnd::Eof => self.closing = true,
             DataEnd::TooBig => {
                 self.tx = None;
-                self.reply(Reply::new(
-                    552,
-                    "5.3.4",
-                    "message size exceeds fixed maximum message size",
-                ));
+                self.reply(too_big());
             }
             DataEnd::HeaderTooBig => {
                 self.tx = None;
@@ -114,22 +110,11 @@ impl Session {
                 return;
             }
         }
-        if !keep {
-            if !self.ready_for_data() {
-                return;
-            }
-            // Already over the limit: keep refusing until LAST, then start over.
-            if last {
-                self.tx = None;
-            }
-            self.reply(Reply::new(
-                552,
-                "5.3.4",
-                "message size exceeds fixed maximum message size",
-            ));
+        if !keep && !self.ready_for_data() {
             return;
         }
-        if !fits {
+        if !keep || !fits {
+            // Over the limit: drop what came, keep refusing until LAST, then start over.
             if let Some(tx) = self.tx.as_mut() {
                 tx.chunks_too_big = true;
                 tx.chunks = Vec::new();
@@ -137,11 +122,7 @@ impl Session {
             if last {
                 self.tx = None;
             }
-            self.reply(Reply::new(
-                552,
-                "5.3.4",
-                "message size exceeds fixed maximum message size",
-            ));
+            self.reply(too_big());
             return;
         }
         if !last {
@@ -342,6 +323,15 @@ impl Session {
             }
         }
     }
+}
+
+/// RFC 1870 §6.2 / RFC 3463: the message is larger than the fixed maximum.
+fn too_big() -> Reply {
+    Reply::new(
+        552,
+        "5.3.4",
+        "message size exceeds fixed maximum message size",
+    )
 }
 
 /// The reply for a message no local recipient could take.
