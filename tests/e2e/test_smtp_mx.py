@@ -1,9 +1,8 @@
 """The MX (port `smtp`): every reply code a sending server can meet, and messages read back
 from the store byte for byte."""
+import signal
 import smtplib
-import socket
 import subprocess
-import time
 
 import pytest
 
@@ -342,3 +341,25 @@ def test_a_recipient_that_fails_after_data_gets_the_sender_a_dsn(mx):
     assert b"Final-Recipient: rfc822; small@example.test" in dsn
     assert b"Status: 5.2.2" in dsn
     assert b"u@example.test" not in dsn.split(b"message/delivery-status", 1)[1].split(b"\r\n--", 1)[0]
+
+
+def test_a_silent_client_is_closed_with_421_after_the_command_timeout(tmp_path):
+    tern = start_tern(tmp_path, "command_timeout_secs = 1\n")
+    try:
+        c = RawSmtp(tern.host("smtp"), tern.port("smtp"))
+        c.cmd("EHLO client.test")
+        code, lines = c.reply()  # nothing sent: the server gives up first
+        assert (code, lines[0][4:9]) == (421, "4.4.2")
+        c.close()
+    finally:
+        tern.stop()
+
+
+def test_shutdown_says_421_to_open_sessions(mx):
+    c = RawSmtp(mx.host("smtp"), mx.port("smtp"))
+    c.cmd("EHLO client.test")
+    mx.proc.send_signal(signal.SIGTERM)
+    code, lines = c.reply()
+    assert (code, lines[0][4:9]) == (421, "4.3.2")
+    c.close()
+    assert mx.stop() == 0
