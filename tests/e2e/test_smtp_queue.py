@@ -3,7 +3,6 @@ across a restart, and two Tern instances delivering to each other."""
 import smtplib
 import time
 
-import pytest
 
 from smtp_support import Peer, listing, message_bytes, start_tern, wait_for
 
