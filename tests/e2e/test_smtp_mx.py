@@ -363,3 +363,21 @@ def test_shutdown_says_421_to_open_sessions(mx):
     assert (code, lines[0][4:9]) == (421, "4.3.2")
     c.close()
     assert mx.stop() == 0
+
+
+def test_smtputf8_and_8bitmime_are_accepted(mx):
+    c = RawSmtp(mx.host("smtp"), mx.port("smtp"))
+    c.cmd("EHLO client.test")
+    c.send("MAIL FROM:<jürgen@müller.test> SMTPUTF8 BODY=8BITMIME\r\n".encode())
+    assert c.reply()[0] == 250
+    assert c.cmd("RCPT TO:<u@example.test>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    body = "From: Jürgen <jürgen@müller.test>\r\nSubject: Grüße\r\n\r\nÄÖÜ\r\n".encode()
+    c.send(body + b".\r\n")
+    assert c.reply()[0] == 250
+    c.close()
+    [(uid, _, subject)] = listing(mx, "u@example.test")
+    assert subject == "Grüße"
+    stored = message_bytes(mx, "u@example.test", uid)
+    assert stored.startswith("Return-Path: <jürgen@müller.test>\r\n".encode())
+    assert stored.endswith(body)

@@ -153,3 +153,19 @@ def test_two_tern_instances_deliver_to_each_other(tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+def test_notify_never_means_no_dsn(tmp_path):
+    peer = Peer(rcpt_replies=["550 5.1.1 no such user here"])
+    tern = routed(tmp_path, peer.port)
+    try:
+        with smtplib.SMTP(tern.host("submission"), tern.port("submission"), timeout=20) as s:
+            s.login("u@example.test", "pw-u")
+            s.sendmail("u@example.test", ["gone@peer.test"], BODY, rcpt_options=["NOTIFY=NEVER"])
+        wait_for(lambda: peer.attempts >= 1, what="the attempt")
+        wait_for(lambda: queue_size(tern) == 0, what="the queue to empty")
+        time.sleep(1)
+        assert bounces(tern) == []
+    finally:
+        tern.stop()
+        peer.stop()
