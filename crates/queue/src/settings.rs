@@ -38,12 +38,23 @@ impl HostPort {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Relay {
     pub target: HostPort,
     /// (user, password) for AUTH at the relay.
     pub credentials: Option<(String, String)>,
     pub require_tls: bool,
+}
+
+// Secrets never in logs (DESIGN.md §6): the relay password is not shown.
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("target", &self.target)
+            .field("user", &self.credentials.as_ref().map(|(user, _)| user))
+            .field("require_tls", &self.require_tls)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +150,9 @@ mod tests {
         assert_eq!(relay.target.host, "smtp.example.net");
         assert_eq!(relay.target.port, 587);
         assert!(relay.credentials.is_some());
+        config.queue.relay_password = "s3cret".into();
+        let shown = format!("{:?}", QueueSettings::from_config(&config).unwrap());
+        assert!(!shown.contains("s3cret") && shown.contains("\"u\""));
         assert_eq!(s.routes["example.net"].port, 2626);
         let s = QueueSettings::from_config(&tern_config::Config::default()).unwrap();
         assert_eq!(s.retry_after(0), Duration::from_secs(60));
