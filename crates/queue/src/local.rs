@@ -140,8 +140,7 @@ mod tests {
     use std::sync::Arc;
     use tern_store::SqliteStore;
 
-    #[tokio::test]
-    async fn one_blob_per_message_and_each_account_once() {
+    async fn store_with_a() -> (tempfile::TempDir, SharedStore, AccountId) {
         let dir = tempfile::tempdir().unwrap();
         let store: SharedStore = Arc::new(SqliteStore::open(dir.path()).unwrap());
         store.create_domain("example.test", None).await.unwrap();
@@ -149,6 +148,12 @@ mod tests {
             .create_account("a@example.test", "h", None)
             .await
             .unwrap();
+        (dir, store, a)
+    }
+
+    #[tokio::test]
+    async fn one_blob_per_message_and_each_account_once() {
+        let (_dir, store, a) = store_with_a().await;
         let b = store
             .create_account("b@example.test", "h", Some(10))
             .await
@@ -197,13 +202,7 @@ mod tests {
 
     #[tokio::test]
     async fn quarantine_goes_to_junk() {
-        let dir = tempfile::tempdir().unwrap();
-        let store: SharedStore = Arc::new(SqliteStore::open(dir.path()).unwrap());
-        store.create_domain("example.test", None).await.unwrap();
-        let a = store
-            .create_account("a@example.test", "h", None)
-            .await
-            .unwrap();
+        let (_dir, store, a) = store_with_a().await;
         deliver_local(
             &store,
             Bytes::from_static(b"Subject: x\r\n\r\n"),

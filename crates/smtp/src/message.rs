@@ -30,6 +30,16 @@ impl Session {
         }
     }
 
+    /// RFC 5321 §4.5.3.2.6: the client stalled inside the message; the session ends.
+    fn data_timed_out(&mut self) {
+        self.reply(Reply::new(
+            421,
+            "4.4.2",
+            "timeout while reading data, closing",
+        ));
+        self.closing = true;
+    }
+
     pub async fn data(&mut self) {
         if self.tx.as_ref().is_some_and(|tx| !tx.chunks.is_empty()) {
             self.reply(Reply::new(503, "5.5.1", "DATA after BDAT is not allowed"));
@@ -49,12 +59,7 @@ impl Session {
         let (body, end) = match read_data(&mut io.reader, max, timeout).await {
             Ok(r) => r,
             Err(_) => {
-                self.reply(Reply::new(
-                    421,
-                    "4.4.2",
-                    "timeout while reading data, closing",
-                ));
-                self.closing = true;
+                self.data_timed_out();
                 return;
             }
         };
@@ -101,12 +106,7 @@ impl Session {
                 return;
             }
             Err(_) => {
-                self.reply(Reply::new(
-                    421,
-                    "4.4.2",
-                    "timeout while reading data, closing",
-                ));
-                self.closing = true;
+                self.data_timed_out();
                 return;
             }
         }
