@@ -41,8 +41,96 @@ pub struct Config {
     pub listen: Option<Listen>,
     pub tls: Tls,
     pub limits: Limits,
+    pub smtp: Smtp,
+    pub queue: Queue,
+    pub dns: Dns,
     pub log: Log,
     pub pop3: Pop3,
+}
+
+/// SMTP sessions (MX and submission), RFC 5321.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    /// Recipients per message (RFC 5321 §4.5.3.1.8 asks for at least 100).
+    pub max_recipients: usize,
+    /// Messages per connection before the server closes it.
+    pub max_messages_per_connection: usize,
+    /// Errors in one session before the server closes it.
+    pub max_errors: usize,
+    /// Seconds to wait for a command (RFC 5321 §4.5.3.2: at least 5 minutes).
+    pub command_timeout_secs: u64,
+    /// Seconds to wait for the next block of message data (RFC 5321 §4.5.3.2.6: 3 minutes).
+    pub data_timeout_secs: u64,
+    /// Milliseconds the MX waits before its greeting; a client that talks meanwhile is an
+    /// early talker (a spam bot not waiting for the 220) and is refused. 0 turns it off.
+    pub greeting_delay_ms: u64,
+    /// Check SPF, DKIM and DMARC on the MX and add Authentication-Results.
+    pub verify: bool,
+    /// Honour a DMARC p=reject (refuse, 550 5.7.1) and p=quarantine (deliver to Junk).
+    pub enforce_dmarc: bool,
+}
+
+impl Default for Smtp {
+    fn default() -> Smtp {
+        Smtp {
+            max_recipients: 100,
+            max_messages_per_connection: 100,
+            max_errors: 10,
+            command_timeout_secs: 300,
+            data_timeout_secs: 180,
+            greeting_delay_ms: 500,
+            verify: true,
+            enforce_dmarc: true,
+        }
+    }
+}
+
+/// The outbound queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Queue {
+    /// A smarthost "host:port" that takes all outgoing mail; empty = deliver to each MX.
+    pub relay: String,
+    /// AUTH user name at the relay (empty: no AUTH).
+    pub relay_username: String,
+    pub relay_password: String,
+    /// Refuse to talk to the relay without TLS (STARTTLS, or implicit TLS on port 465).
+    pub relay_require_tls: bool,
+    /// Per-domain routes, like Postfix's transport maps: "example.net" = "127.0.0.1:2626".
+    pub routes: std::collections::BTreeMap<String, String>,
+    /// Seconds between attempts; the last one repeats until the message expires.
+    pub retry_intervals_secs: Vec<u64>,
+    /// Seconds after which an undelivered recipient is bounced (default 5 days).
+    pub max_age_secs: u64,
+    /// Seconds for connecting and for each reply (RFC 5321 §4.5.3.2 gives 2 to 10 minutes).
+    pub timeout_secs: u64,
+    /// Messages delivered in parallel.
+    pub concurrency: usize,
+}
+
+impl Default for Queue {
+    fn default() -> Queue {
+        Queue {
+            relay: String::new(),
+            relay_username: String::new(),
+            relay_password: String::new(),
+            relay_require_tls: true,
+            routes: Default::default(),
+            retry_intervals_secs: vec![60, 300, 900, 3600, 10800, 21600],
+            max_age_secs: 5 * 24 * 3600,
+            timeout_secs: 300,
+            concurrency: 16,
+        }
+    }
+}
+
+/// DNS for MX look-ups and SPF/DKIM/DMARC checks.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dns {
+    /// A resolver "ip:port" (UDP and TCP); empty = the system's (/etc/resolv.conf).
+    pub server: String,
 }
 
 /// Listen addresses per service (DESIGN.md §2); `None` disables the service.
@@ -205,6 +293,9 @@ impl Default for Config {
             listen: None,
             tls: Tls::default(),
             limits: Limits::default(),
+            smtp: Smtp::default(),
+            queue: Queue::default(),
+            dns: Dns::default(),
             log: Log::default(),
             pop3: Pop3::default(),
         }
@@ -255,6 +346,18 @@ impl Config {
                 reason: "RFC 1939 §3 requires at least 600 seconds".into(),
             });
         }
+        if self.queue.retry_intervals_secs.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "queue.retry_intervals_secs",
+                reason: "empty".into(),
+            });
+        }
+        if !self.dns.server.is_empty() && self.dns.server.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid {
+                key: "dns.server",
+                reason: format!("{:?} is not ip:port", self.dns.server),
+            });
+        }
         if self.hostname.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 key: "hostname",
@@ -301,6 +404,33 @@ max_connections_per_ip = 50        # per client address (IPv6: per /64)
 max_message_size = "50M"           # K, M, G suffixes (powers of 1024)
 idle_timeout_secs = 1800           # IMAP autologout is 30 minutes (RFC 9051 §5.4)
 shutdown_grace_secs = 10           # on SIGTERM/SIGINT, time sessions get to finish
+
+[smtp]
+max_recipients = 100               # per message
+max_messages_per_connection = 100
+max_errors = 10                    # bad commands before the session is closed
+command_timeout_secs = 300         # RFC 5321 §4.5.3.2
+data_timeout_secs = 180            # between blocks of message data
+greeting_delay_ms = 500            # MX: clients talking before the 220 are refused; 0 = off
+verify = true                      # MX: SPF, DKIM, DMARC checks and Authentication-Results
+enforce_dmarc = true               # MX: DMARC p=reject refused, p=quarantine to Junk
+
+[queue]
+relay = ""                         # a smarthost "host:port" for all outgoing mail; "" = MX
+relay_username = ""                # AUTH at the relay ("" = none)
+relay_password = ""
+relay_require_tls = true           # never send to the relay without TLS
+retry_intervals_secs = [60, 300, 900, 3600, 10800, 21600]  # the last one repeats
+max_age_secs = 432000              # 5 days, then the sender gets a bounce
+timeout_secs = 300                 # per connection and reply
+concurrency = 16                   # messages delivered in parallel
+
+# Per-domain routes, like Postfix's transport maps: mail for the domain goes to that host.
+[queue.routes]
+# "example.net" = "127.0.0.1:2626"
+
+[dns]
+server = ""                        # "ip:port" of a resolver; "" = /etc/resolv.conf
 
 [log]
 format = "text"                    # "text" or "json"; `--log-format` overrides it

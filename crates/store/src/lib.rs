@@ -11,6 +11,7 @@ mod blobs;
 mod error;
 mod feed;
 pub mod names;
+mod outbound;
 mod sqlite;
 mod types;
 
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 pub use blobs::BlobReader;
 pub use error::{QuotaScope, Result, StoreError};
+pub use outbound::*;
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 pub use types::*;
 
@@ -181,6 +183,33 @@ pub trait Store: Send + Sync {
         uids: &[u32],
     ) -> Result<Vec<u32>>;
     async fn quota(&self, account: AccountId) -> Result<QuotaUsage>;
+
+    // --- outbound queue ---------------------------------------------------------------------
+    /// Stores `raw` once and queues it for its recipients, durably, before returning.
+    async fn enqueue(&self, raw: Bytes, envelope: NewQueued) -> Result<QueueId>;
+    /// Every queued message (oldest first), with its recipients.
+    async fn queue_list(&self) -> Result<Vec<QueuedMessage>>;
+    async fn queued(&self, id: QueueId) -> Result<Option<QueuedMessage>>;
+    /// Takes up to `limit` messages with a pending recipient due at `now`, and pushes those
+    /// recipients' next attempt to `now + lease_secs`, so no other worker (or node) takes them
+    /// meanwhile; a worker that dies leaves them to be retried once the lease runs out.
+    async fn queue_claim(
+        &self,
+        now: i64,
+        lease_secs: i64,
+        limit: usize,
+    ) -> Result<Vec<QueuedMessage>>;
+    /// Records the outcome of an attempt; each updated recipient's attempt count goes up.
+    async fn queue_update(&self, id: QueueId, updates: Vec<RecipientUpdate>) -> Result<()>;
+    /// Makes every pending recipient of the message due now. `NotFound` for an unknown id.
+    async fn queue_retry_now(&self, id: QueueId, now: i64) -> Result<()>;
+    /// Removes a message from the queue, whatever its recipients' state.
+    async fn queue_remove(&self, id: QueueId) -> Result<()>;
+
+    // --- DKIM keys --------------------------------------------------------------------------
+    /// Sets (or replaces) the domain's signing key.
+    async fn set_dkim_key(&self, key: DkimKey) -> Result<()>;
+    async fn dkim_key(&self, domain: &str) -> Result<Option<DkimKey>>;
 
     // --- change feed ------------------------------------------------------------------------
     /// Every change committed to the account's mail from now on (IMAP IDLE, webmail live

@@ -4,7 +4,7 @@
 use crate::cli::{AliasCommand, DomainCommand, PasswordArgs, UserCommand};
 use anyhow::{Context, Result, bail};
 use std::io::BufRead;
-use tern_config::{format_size, parse_size};
+use tern_config::{Config, format_size, parse_size};
 use tern_store::{SqliteStore, Store};
 
 /// `"none"` or a size like `500M`.
@@ -22,12 +22,32 @@ fn show_quota(used: u64, limit: Option<u64>) -> String {
     }
 }
 
-pub async fn domain(store: &SqliteStore, command: DomainCommand) -> Result<()> {
+pub async fn domain(store: &SqliteStore, config: &Config, command: DomainCommand) -> Result<()> {
     match command {
         DomainCommand::Add { name, quota } => {
             let quota = quota.as_deref().map(quota_arg).transpose()?.flatten();
             store.create_domain(&name, quota).await?;
-            println!("domain {} added", name.to_lowercase());
+            let name = name.to_lowercase();
+            // Every hosted domain signs its mail (DKIM) from the start.
+            let key = tern_queue::dkim::generate_key(&name, &tern_queue::dkim::default_selector())?;
+            store.set_dkim_key(key).await?;
+            println!("domain {name} added; publish its records: tern domain dns {name}");
+        }
+        DomainCommand::Dns { name } => {
+            print!(
+                "{}",
+                crate::dns_records::records(store, config, &name).await?
+            );
+        }
+        DomainCommand::DkimRotate { name, selector } => {
+            let name = name.to_lowercase();
+            if store.domain(&name).await?.is_none() {
+                bail!("domain {name} is not hosted here");
+            }
+            let selector = selector.unwrap_or_else(tern_queue::dkim::default_selector);
+            let key = tern_queue::dkim::generate_key(&name, &selector)?;
+            store.set_dkim_key(key).await?;
+            println!("new DKIM key {selector} for {name}; publish it: tern domain dns {name}");
         }
         DomainCommand::List => {
             for d in store.domains().await? {

@@ -49,6 +49,16 @@ pub enum Command {
     },
     /// Import existing mail from an mbox file or a Maildir.
     Import(ImportArgs),
+    /// Read stored mail (for scripts and checks): list a folder, print a message's bytes.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
+    /// The outbound queue.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
     /// Configuration.
     Config {
         #[command(subcommand)]
@@ -71,6 +81,44 @@ pub enum DomainCommand {
     Remove { name: String },
     /// Set the domain quota ("none" removes it).
     Quota { name: String, size: String },
+    /// Print the DNS records to publish for a domain: MX, SPF, DKIM, DMARC, autoconfig, SRV.
+    Dns { name: String },
+    /// Make a new DKIM key for the domain (the old one stops signing at once).
+    DkimRotate {
+        name: String,
+        /// The selector; default `tern` and the year and month.
+        #[arg(long)]
+        selector: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MailCommand {
+    /// The messages of a folder: UID, size, flags, subject.
+    List {
+        email: String,
+        #[arg(long, default_value = "INBOX")]
+        folder: String,
+    },
+    /// A message's exact bytes, on standard output.
+    Cat {
+        email: String,
+        uid: u32,
+        #[arg(long, default_value = "INBOX")]
+        folder: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum QueueCommand {
+    /// Messages waiting to leave, with their recipients' state.
+    List,
+    /// One message: envelope, recipients, last replies.
+    Show { id: i64 },
+    /// Try the message's pending recipients now.
+    Retry { id: i64 },
+    /// Drop a message from the queue without a bounce.
+    Remove { id: i64 },
 }
 
 #[derive(Args)]

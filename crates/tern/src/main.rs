@@ -4,8 +4,11 @@
 mod admin;
 mod cli;
 mod demo;
+mod dns_records;
 mod import;
 mod logging;
+mod mail_cli;
+mod queue_cli;
 mod serve;
 mod services;
 mod unavailable;
@@ -62,7 +65,9 @@ fn run(cli: Cli) -> Result<()> {
             command => {
                 let store = open_store(&config)?;
                 let result = match command {
-                    Command::Domain { command } => admin::domain(&store, command).await,
+                    Command::Domain { command } => admin::domain(&store, &config, command).await,
+                    Command::Mail { command } => mail_cli::run(&store, command).await,
+                    Command::Queue { command } => queue_cli::run(&store, command).await,
                     Command::User { command } => admin::user(&store, command).await,
                     Command::Alias { command } => admin::alias(&store, command).await,
                     Command::Import(args) => import::run(&store, args).await,

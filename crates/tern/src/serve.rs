@@ -69,7 +69,19 @@ pub async fn run(config: Config, demo: bool) -> Result<()> {
     write_listening(&config.data_dir, &addresses)?;
 
     let (trigger, shutdown) = Shutdown::new();
+    let queue_settings =
+        tern_queue::QueueSettings::from_config(&config).context("the [queue] settings")?;
+    let outbound = tern_queue::Outbound::new(Arc::clone(&store) as SharedStore, queue_settings);
+    let worker = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(
+            outbound
+                .worker()
+                .run(async move { shutdown.cancelled().await }),
+        )
+    };
     let shared = Shared {
+        outbound,
         store: Arc::clone(&store) as SharedStore,
         auth: Arc::new(Authenticator::new(
             Arc::clone(&store) as SharedStore,
@@ -92,6 +104,7 @@ pub async fn run(config: Config, demo: bool) -> Result<()> {
     for task in serving {
         let _ = task.await;
     }
+    let _ = worker.await;
     let grace = Duration::from_secs(config.limits.shutdown_grace_secs);
     tern_net::drain(&trigger.sessions(), grace).await;
     let _ = std::fs::remove_file(config.data_dir.join("listening.json"));

@@ -6,12 +6,13 @@ use std::time::Duration;
 use tern_auth::Authenticator;
 use tern_config::Config;
 use tern_net::{Listener, Shutdown, TlsAcceptor};
+use tern_queue::Outbound;
+use tern_smtp::{Kind, Settings, SmtpServer, Verifier};
 use tern_store::SharedStore;
 use tokio::task::JoinHandle;
 
 /// What every service shares.
 #[derive(Clone)]
-#[allow(dead_code)] // read by the protocol arms of `start` as they land
 pub struct Shared {
     pub config: Arc<Config>,
     pub store: SharedStore,
@@ -20,6 +21,8 @@ pub struct Shared {
     pub tls: TlsAcceptor,
     pub hostname: Arc<str>,
     pub shutdown: Shutdown,
+    /// Submission and the outbound queue (its worker is started by `serve`).
+    pub outbound: Arc<Outbound>,
 }
 
 /// One POP3 service for both listeners, so the maildrop locks cover POP3 and POP3S together.
@@ -61,6 +64,17 @@ pub fn start(listener: Listener, shared: &Shared) -> JoinHandle<()> {
                 tern_imap::serve(conn, Arc::clone(&config))
             }))
         }
+        "smtp" | "submission" | "submissions" => {
+            let kind = if service == "smtp" {
+                Kind::Mx
+            } else {
+                Kind::Submission
+            };
+            let server = Arc::new(smtp_server(shared, kind));
+            tokio::spawn(
+                listener.serve(shutdown, move |conn| Arc::clone(&server).serve(conn, kind)),
+            )
+        }
         _ => {
             let hostname = Arc::clone(&shared.hostname);
             tokio::spawn(listener.serve(shutdown, move |conn| {
@@ -87,5 +101,31 @@ fn imap_config(shared: &Shared) -> tern_imap::ImapConfig {
         shutdown: shared.shutdown.clone(),
         idle_timeout: std::time::Duration::from_secs(shared.config.limits.idle_timeout_secs),
         limits,
+    }
+}
+
+fn smtp_server(shared: &Shared, kind: Kind) -> SmtpServer {
+    // SPF/DKIM/DMARC checks only on the MX, and only when configured.
+    let verifier = (kind == Kind::Mx && shared.config.smtp.verify)
+        .then(|| {
+            let server = shared.config.dns.server.parse().ok();
+            match tern_queue::resolver(server) {
+                Ok(dns) => Some(Arc::new(Verifier::new(dns))),
+                Err(e) => {
+                    tracing::error!(error = %e, "no DNS resolver: SPF/DKIM/DMARC checks are off");
+                    None
+                }
+            }
+        })
+        .flatten();
+    SmtpServer {
+        store: Arc::clone(&shared.store),
+        auth: Arc::clone(&shared.auth),
+        outbound: Arc::clone(&shared.outbound),
+        tls: shared.tls.clone(),
+        hostname: Arc::clone(&shared.hostname),
+        settings: Settings::from_config(&shared.config),
+        shutdown: shared.shutdown.clone(),
+        verifier,
     }
 }

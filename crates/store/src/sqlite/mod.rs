@@ -4,6 +4,7 @@ mod admin;
 mod engine;
 mod mailboxes;
 mod messages;
+mod queue;
 mod schema;
 
 pub use schema::SCHEMA_VERSION;
@@ -12,6 +13,7 @@ use crate::Store;
 use crate::blobs::{BlobDir, BlobReader};
 use crate::error::{Result, StoreError};
 use crate::feed::ChangeFeed;
+use crate::outbound::*;
 use crate::types::*;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -595,6 +597,55 @@ impl Store for SqliteStore {
     }
     async fn quota(&self, account: AccountId) -> Result<QuotaUsage> {
         self.read(move |c| messages::quota(c, account)).await
+    }
+
+    async fn enqueue(&self, raw: Bytes, envelope: NewQueued) -> Result<QueueId> {
+        let mut prepared = self.prepare_blobs(vec![raw]).await?;
+        let blob = prepared
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("no prepared blob".into()))?;
+        let blobs = Arc::clone(&self.blobs);
+        self.write(move |conn, _| {
+            if !blobs.exists(&blob.id)? {
+                blobs.write(&blob.id, &blob.raw)?;
+            }
+            let size = blob.raw.len() as u64;
+            let row = messages::upsert_blob(conn, &blob.id, size, &blob.summary)?;
+            queue::enqueue(conn, row, size, &envelope, now())
+        })
+        .await
+    }
+    async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
+        self.read(queue::list).await
+    }
+    async fn queued(&self, id: QueueId) -> Result<Option<QueuedMessage>> {
+        self.read(move |c| queue::queued(c, id)).await
+    }
+    async fn queue_claim(
+        &self,
+        now: i64,
+        lease_secs: i64,
+        limit: usize,
+    ) -> Result<Vec<QueuedMessage>> {
+        self.write(move |c, _| queue::claim(c, now, lease_secs, limit))
+            .await
+    }
+    async fn queue_update(&self, id: QueueId, updates: Vec<RecipientUpdate>) -> Result<()> {
+        self.write(move |c, _| queue::update(c, id, &updates)).await
+    }
+    async fn queue_retry_now(&self, id: QueueId, now: i64) -> Result<()> {
+        self.write(move |c, _| queue::retry_now(c, id, now)).await
+    }
+    async fn queue_remove(&self, id: QueueId) -> Result<()> {
+        self.write(move |c, _| queue::remove(c, id)).await
+    }
+    async fn set_dkim_key(&self, key: DkimKey) -> Result<()> {
+        self.write(move |c, _| queue::set_dkim_key(c, &key, now()))
+            .await
+    }
+    async fn dkim_key(&self, domain: &str) -> Result<Option<DkimKey>> {
+        let domain = owned_name(domain);
+        self.read(move |c| queue::dkim_key(c, &domain)).await
     }
 
     fn subscribe(&self, account: AccountId) -> tokio::sync::broadcast::Receiver<Change> {

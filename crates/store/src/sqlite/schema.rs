@@ -5,10 +5,10 @@ use crate::error::{Result, StoreError};
 use rusqlite::Connection;
 
 /// The schema this binary writes. Bump it with a new entry in [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -109,6 +109,53 @@ CREATE TRIGGER message_removed AFTER DELETE ON messages BEGIN
     UPDATE domains SET bytes_used = bytes_used - OLD.size
         WHERE id = (SELECT domain_id FROM accounts WHERE id = OLD.account_id);
 END;
+"#;
+
+/// Version 2: the outbound queue (DESIGN.md §4) and the domains' DKIM keys.
+const V2: &str = r#"
+-- A message waiting to leave: its bytes are a blob (counted in blobs.refcount like a mailbox
+-- message), the envelope sender ('' = null sender, a bounce) and the DSN envelope parameters
+-- (RFC 3461 §4.3 ENVID, §4.4 RET).
+CREATE TABLE queue_messages (
+    id       INTEGER PRIMARY KEY,
+    blob_id  INTEGER NOT NULL REFERENCES blobs(id),
+    size     INTEGER NOT NULL,
+    sender   TEXT NOT NULL,
+    env_id   TEXT,
+    ret_full INTEGER NOT NULL DEFAULT 0,
+    created  INTEGER NOT NULL
+);
+
+-- Each recipient has its own state: 'pending' (next_attempt says when), 'delivered' or
+-- 'failed' (last_reply says why). notify holds the RFC 3461 NOTIFY bits.
+CREATE TABLE queue_recipients (
+    message_id   INTEGER NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
+    address      TEXT NOT NULL,
+    orcpt        TEXT,
+    notify       INTEGER NOT NULL DEFAULT 0,
+    state        TEXT NOT NULL DEFAULT 'pending',
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL,
+    last_reply   TEXT,
+    PRIMARY KEY (message_id, address)
+) WITHOUT ROWID;
+CREATE INDEX queue_due ON queue_recipients(next_attempt) WHERE state = 'pending';
+
+CREATE TRIGGER queue_message_added AFTER INSERT ON queue_messages BEGIN
+    UPDATE blobs SET refcount = refcount + 1 WHERE id = NEW.blob_id;
+END;
+CREATE TRIGGER queue_message_removed AFTER DELETE ON queue_messages BEGIN
+    UPDATE blobs SET refcount = refcount - 1 WHERE id = OLD.blob_id;
+END;
+
+-- The DKIM signing key of a domain (RFC 6376): selector and PKCS#8 private key (PEM).
+CREATE TABLE dkim_keys (
+    domain_id   INTEGER PRIMARY KEY REFERENCES domains(id) ON DELETE CASCADE,
+    selector    TEXT NOT NULL,
+    algorithm   TEXT NOT NULL,
+    private_key TEXT NOT NULL,
+    created     INTEGER NOT NULL
+);
 "#;
 
 /// Brings the schema up to [`SCHEMA_VERSION`], each step in its own transaction.

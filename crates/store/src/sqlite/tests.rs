@@ -746,3 +746,147 @@ async fn a_batch_keeps_order_skips_duplicates_and_isolates_failures() {
     assert!(matches!(&again[1], BatchOutcome::Stored(s) if s[0].uid == 3));
     assert_eq!(f.store.messages(a, inbox).await.unwrap().len(), 3);
 }
+
+fn envelope(recipients: &[&str], first_attempt: i64) -> NewQueued {
+    NewQueued {
+        sender: "a@example.test".into(),
+        recipients: recipients.iter().map(|r| NewRecipient::plain(*r)).collect(),
+        env_id: Some("env-1".into()),
+        ret_full: false,
+        first_attempt,
+    }
+}
+
+#[tokio::test]
+async fn queued_messages_survive_a_reopen_and_keep_per_recipient_state() {
+    let f = fixture();
+    let raw = message(1);
+    let id = f
+        .store
+        .enqueue(
+            raw.clone(),
+            envelope(&["x@remote.test", "y@remote.test"], 100),
+        )
+        .await
+        .unwrap();
+    f.store.close();
+    let store = SqliteStore::open(&f.path).unwrap();
+    let queued = store.queued(id).await.unwrap().unwrap();
+    assert_eq!(store.read_blob(&queued.blob).await.unwrap(), raw);
+    assert_eq!(queued.sender, "a@example.test");
+    assert_eq!(queued.env_id.as_deref(), Some("env-1"));
+    assert_eq!(queued.recipients.len(), 2);
+    assert!(
+        queued
+            .recipients
+            .iter()
+            .all(|r| r.state == RecipientState::Pending)
+    );
+
+    // Not due yet: nothing to claim. Due: both recipients, leased so a second claim gets none.
+    assert!(store.queue_claim(99, 60, 10).await.unwrap().is_empty());
+    let claimed = store.queue_claim(100, 60, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].recipients.len(), 2);
+    assert!(store.queue_claim(100, 60, 10).await.unwrap().is_empty());
+
+    store
+        .queue_update(
+            id,
+            vec![
+                RecipientUpdate {
+                    address: "x@remote.test".into(),
+                    state: RecipientState::Delivered,
+                    next_attempt: 0,
+                    last_reply: Some("250 ok".into()),
+                },
+                RecipientUpdate {
+                    address: "y@remote.test".into(),
+                    state: RecipientState::Pending,
+                    next_attempt: 500,
+                    last_reply: Some("451 later".into()),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    let queued = store.queued(id).await.unwrap().unwrap();
+    let y = &queued.recipients[1];
+    assert_eq!(
+        (y.state, y.attempts, y.next_attempt),
+        (RecipientState::Pending, 1, 500)
+    );
+    assert_eq!(queued.recipients[0].state, RecipientState::Delivered);
+
+    // Retry now makes only the pending one due again.
+    store.queue_retry_now(id, 200).await.unwrap();
+    let claimed = store.queue_claim(200, 60, 10).await.unwrap();
+    assert_eq!(claimed[0].recipients.len(), 1);
+    assert_eq!(claimed[0].recipients[0].address, "y@remote.test");
+
+    // Removing the message releases its blob.
+    store.queue_remove(id).await.unwrap();
+    assert!(store.queued(id).await.unwrap().is_none());
+    assert_eq!(blob_files(&f.path), 0);
+    assert!(matches!(
+        store.queue_remove(id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.queue_retry_now(id, 0).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_queued_blob_shared_with_a_mailbox_outlives_either_reference() {
+    let f = fixture();
+    let a = account(&f.store, "u@example.test").await;
+    let inbox = inbox(&f.store, a).await;
+    let raw = message(7);
+    let appended = append(&f.store, a, inbox, raw.clone()).await;
+    let id = f
+        .store
+        .enqueue(raw.clone(), envelope(&["x@remote.test"], 0))
+        .await
+        .unwrap();
+    f.store
+        .remove_messages(a, inbox, &[appended.uid])
+        .await
+        .unwrap();
+    let queued = f.store.queued(id).await.unwrap().unwrap();
+    assert_eq!(f.store.read_blob(&queued.blob).await.unwrap(), raw);
+    f.store.queue_remove(id).await.unwrap();
+    assert_eq!(blob_files(&f.path), 0);
+}
+
+#[tokio::test]
+async fn dkim_keys_are_per_domain_and_replaced() {
+    let f = fixture();
+    f.store.create_domain("example.test", None).await.unwrap();
+    assert!(f.store.dkim_key("example.test").await.unwrap().is_none());
+    let key = |selector: &str| DkimKey {
+        domain: "example.test".into(),
+        selector: selector.into(),
+        algorithm: "rsa-sha256".into(),
+        private_key_pem: "PEM".into(),
+    };
+    f.store.set_dkim_key(key("s1")).await.unwrap();
+    f.store.set_dkim_key(key("s2")).await.unwrap();
+    assert_eq!(
+        f.store.dkim_key("EXAMPLE.test").await.unwrap(),
+        Some(key("s2"))
+    );
+    assert!(
+        f.store
+            .set_dkim_key(DkimKey {
+                domain: "nope.test".into(),
+                ..key("s")
+            })
+            .await
+            .is_err()
+    );
+    f.store.remove_domain("example.test").await.unwrap();
+    f.store.create_domain("example.test", None).await.unwrap();
+    assert!(f.store.dkim_key("example.test").await.unwrap().is_none());
+}
