@@ -181,6 +181,26 @@ pub trait Store: Send + Sync {
         uids: &[u32],
     ) -> Result<Vec<u32>>;
     async fn quota(&self, account: AccountId) -> Result<QuotaUsage>;
+    /// Messages of the account whose text matches, in `mailbox` or in all the account's
+    /// mailboxes, newest first (by INTERNALDATE), at most `limit`.
+    async fn search_text(
+        &self,
+        account: AccountId,
+        mailbox: Option<MailboxId>,
+        query: &TextSearch,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>>;
+
+    // --- per-account settings ---------------------------------------------------------------
+    /// A named setting of the account (webmail display name, signature...), if set.
+    async fn account_setting(&self, account: AccountId, key: &str) -> Result<Option<String>>;
+    /// Sets (or with None removes) a named setting of the account.
+    async fn set_account_setting(
+        &self,
+        account: AccountId,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()>;
 
     // --- change feed ------------------------------------------------------------------------
     /// Every change committed to the account's mail from now on (IMAP IDLE, webmail live

@@ -312,3 +312,29 @@ pub enum BatchOutcome {
     Duplicate,
     Failed(crate::StoreError),
 }
+
+/// Which part of a message a text search looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchField {
+    /// Subject, From, To, Cc and the text of the body.
+    Any,
+    From,
+    /// To and Cc.
+    To,
+    Subject,
+    Body,
+}
+
+/// A text search: every word of `text` must occur (as a substring, ignoring ASCII case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextSearch {
+    pub field: SearchField,
+    pub text: String,
+}
+
+/// A message found by a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchHit {
+    pub mailbox: MailboxId,
+    pub uid: u32,
+}

@@ -5,6 +5,8 @@ mod engine;
 mod mailboxes;
 mod messages;
 mod schema;
+mod search;
+mod settings;
 
 pub use schema::SCHEMA_VERSION;
 
@@ -162,7 +164,13 @@ impl SqliteStore {
                 let parsed = tern_message::parse(&raw);
                 let summary = serde_json::to_vec(&parsed.summary)
                     .map_err(|e| StoreError::Corrupt(format!("summary: {e}")))?;
-                prepared.push(PreparedBlob { id, raw, summary });
+                let text = search::BlobText::of(&parsed);
+                prepared.push(PreparedBlob {
+                    id,
+                    raw,
+                    summary,
+                    text,
+                });
             }
             let items: Vec<(&BlobId, &[u8])> =
                 prepared.iter().map(|p| (&p.id, &p.raw[..])).collect();
@@ -218,6 +226,7 @@ fn store_one(
     }
     let size = blob.raw.len() as u64;
     let blob_row = messages::upsert_blob(conn, &blob.id, size, &blob.summary)?;
+    search::index(conn, blob_row, &blob.text)?;
     let mut results = Vec::with_capacity(item.targets.len());
     for target in &item.targets {
         if item.skip_duplicates && messages::contains_blob(conn, target.mailbox, &blob.id)? {
@@ -248,6 +257,7 @@ struct PreparedBlob {
     id: BlobId,
     raw: Bytes,
     summary: Vec<u8>,
+    text: search::BlobText,
 }
 
 /// Runs `f` in a nested savepoint: its failure undoes only its own rows (and changes).
@@ -586,6 +596,39 @@ impl Store for SqliteStore {
     }
     async fn quota(&self, account: AccountId) -> Result<QuotaUsage> {
         self.read(move |c| messages::quota(c, account)).await
+    }
+
+    async fn search_text(
+        &self,
+        account: AccountId,
+        mailbox: Option<MailboxId>,
+        query: &TextSearch,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let query = query.clone();
+        self.read(move |c| {
+            if let Some(mailbox) = mailbox {
+                mailboxes::owned(c, account, mailbox)?;
+            }
+            search::search(c, account, mailbox, &query, limit)
+        })
+        .await
+    }
+
+    async fn account_setting(&self, account: AccountId, key: &str) -> Result<Option<String>> {
+        let key = key.to_owned();
+        self.read(move |c| settings::get(c, account, &key)).await
+    }
+
+    async fn set_account_setting(
+        &self,
+        account: AccountId,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        let (key, value) = (key.to_owned(), value.map(str::to_owned));
+        self.write(move |c, _| settings::set(c, account, &key, value.as_deref()))
+            .await
     }
 
     fn subscribe(&self, account: AccountId) -> tokio::sync::broadcast::Receiver<Change> {

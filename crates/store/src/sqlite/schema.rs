@@ -5,10 +5,10 @@ use crate::error::{Result, StoreError};
 use rusqlite::Connection;
 
 /// The schema this binary writes. Bump it with a new entry in [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -109,6 +109,27 @@ CREATE TRIGGER message_removed AFTER DELETE ON messages BEGIN
     UPDATE domains SET bytes_used = bytes_used - OLD.size
         WHERE id = (SELECT domain_id FROM accounts WHERE id = OLD.account_id);
 END;
+"#;
+
+/// Version 2: the text of each blob for search (webmail, IMAP SEARCH), and per-account
+/// settings (webmail display name and signature).
+const V2: &str = r#"
+-- One row per blob (rowid = blobs.id). The trigram tokenizer lets LIKE '%text%' use the
+-- index: substring search as IMAP SEARCH (RFC 9051 §6.4.4) and users expect.
+CREATE VIRTUAL TABLE blob_text USING fts5(
+    sender, recipients, subject, body,
+    tokenize = 'trigram'
+);
+CREATE TRIGGER blob_text_removed AFTER DELETE ON blobs BEGIN
+    DELETE FROM blob_text WHERE rowid = OLD.id;
+END;
+
+CREATE TABLE account_settings (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    PRIMARY KEY (account_id, key)
+) WITHOUT ROWID;
 "#;
 
 /// Brings the schema up to [`SCHEMA_VERSION`], each step in its own transaction.
