@@ -79,6 +79,13 @@ pub async fn run(config: Config, demo: bool) -> Result<()> {
         hostname: Arc::from(config.hostname.as_str()),
         shutdown,
         config: Arc::new(config.clone()),
+        ports: Arc::new(
+            listeners
+                .iter()
+                .map(|l| (l.service(), l.local_addr().port()))
+                .collect(),
+        ),
+        webmail: Arc::default(),
     };
     let serving: Vec<_> = listeners
         .into_iter()
