@@ -44,6 +44,9 @@
   if (window.EventSource && document.getElementById("folders")) {
     var source = new EventSource("/events");
     source.addEventListener("change", schedule);
+    // Close the stream when leaving the page: browsers allow only six connections per
+    // server over HTTP/1.1, and a stream left open holds one.
+    window.addEventListener("pagehide", function () { source.close(); });
   }
 
   function click(id) {

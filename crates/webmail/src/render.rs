@@ -8,7 +8,9 @@
 //! frame with its own Content-Security-Policy, so even a sanitizer miss can neither run script
 //! nor load anything remote (see `pages::message::body`).
 
-use ammonia::{Builder, UrlRelative, UrlRelativeEvaluate};
+use ammonia::{Builder, UrlRelative};
+use base64::Engine;
+use std::collections::HashMap;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -132,41 +134,47 @@ pub(crate) fn decoded_bytes(part: &Part, raw: &[u8]) -> Vec<u8> {
     decode_transfer_encoding(&part.encoding, body).unwrap_or_else(|_| body.to_vec())
 }
 
-/// Finds the part with Content-ID `cid` (compared without angle brackets).
-pub(crate) fn part_by_cid<'p>(leaves: &[Leaf<'p>], cid: &str) -> Option<&'p Part> {
-    leaves
-        .iter()
-        .find(|l| {
-            l.part
-                .id
-                .as_deref()
-                .map(|id| id.trim().trim_start_matches('<').trim_end_matches('>'))
-                == Some(cid)
-        })
-        .map(|l| l.part)
-}
-
-/// Relative URLs would point into the webmail itself: only our rewritten cid links pass.
-struct OnlyPrefix(String);
-
-impl<'a> UrlRelativeEvaluate<'a> for OnlyPrefix {
-    fn evaluate<'url>(&self, url: &'url str) -> Option<Cow<'url, str>> {
-        url.starts_with(&self.0).then_some(Cow::Borrowed(url))
-    }
-}
-
 /// Sanitized HTML, and whether remote content was found (and, unless allowed, removed).
 pub(crate) struct Sanitized {
     pub html: String,
     pub remote_found: bool,
 }
 
-/// Sanitizes `html` for the message `/message/{mailbox}/{uid}`: `cid:` references become
-/// links to that message's inline parts; remote images stay only when `allow_remote`.
-pub(crate) fn sanitize_html(html: &str, mailbox: i64, uid: u32, allow_remote: bool) -> Sanitized {
+/// Inline images of a message by Content-ID, as `data:` URLs. The sandboxed frame has an
+/// opaque origin, so it gets no session cookie (SameSite=Strict) and could not fetch them.
+pub(crate) type InlineImages = HashMap<String, String>;
+
+/// Only raster types a browser shows without running anything (no SVG).
+pub(crate) const INLINE_IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// Inline images larger than this are not embedded (their cid: reference shows nothing).
+const MAX_INLINE_IMAGES: usize = 8 * 1024 * 1024;
+
+pub(crate) fn inline_images(leaves: &[Leaf<'_>], raw: &[u8]) -> InlineImages {
+    let mut images = InlineImages::new();
+    let mut total = 0;
+    for leaf in leaves {
+        let media = format!("{}/{}", leaf.part.media_type, leaf.part.media_subtype);
+        let Some(id) = leaf.part.id.as_deref() else { continue };
+        if !INLINE_IMAGE_TYPES.contains(&media.as_str()) {
+            continue;
+        }
+        let bytes = decoded_bytes(leaf.part, raw);
+        total += bytes.len();
+        if total > MAX_INLINE_IMAGES {
+            break;
+        }
+        let cid = id.trim().trim_start_matches('<').trim_end_matches('>').to_owned();
+        let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        images.insert(cid, format!("data:{media};base64,{data}"));
+    }
+    images
+}
+
+/// Sanitizes `html`: `cid:` images become the message's inline images; remote images stay
+/// only when `allow_remote`.
+pub(crate) fn sanitize_html(html: &str, inline: InlineImages, allow_remote: bool) -> Sanitized {
     let remote_found = Arc::new(AtomicBool::new(false));
-    let cid_prefix = format!("/message/{mailbox}/{uid}/cid/");
-    let prefix_for_filter = cid_prefix.clone();
     let seen_remote = Arc::clone(&remote_found);
     let mut builder = Builder::default();
     builder
@@ -178,7 +186,8 @@ pub(crate) fn sanitize_html(html: &str, mailbox: i64, uid: u32, allow_remote: bo
         .url_schemes(HashSet::from(["http", "https", "mailto", "cid"]))
         .link_rel(Some("noopener noreferrer"))
         .set_tag_attribute_value("a", "target", "_blank")
-        .url_relative(UrlRelative::Custom(Box::new(OnlyPrefix(cid_prefix))))
+        // Relative URLs would point into the webmail itself.
+        .url_relative(UrlRelative::Deny)
         .attribute_filter(move |element, attribute, value| {
             let lower = value.trim_start().to_ascii_lowercase();
             if attribute == "style" && lower.contains("url(") {
@@ -189,9 +198,9 @@ pub(crate) fn sanitize_html(html: &str, mailbox: i64, uid: u32, allow_remote: bo
                 }
             }
             if element == "img" && attribute == "src" {
-                if let Some(cid) = lower.strip_prefix("cid:").map(|_| &value.trim_start()[4..]) {
-                    let encoded: String = form_urlencoded::byte_serialize(cid.as_bytes()).collect();
-                    return Some(Cow::Owned(format!("{prefix_for_filter}{encoded}")));
+                if lower.starts_with("cid:") {
+                    let cid = value.trim_start()[4..].trim();
+                    return inline.get(cid).map(|data| Cow::Owned(data.clone()));
                 }
                 if lower.starts_with("http:") || lower.starts_with("https:") {
                     seen_remote.store(true, Ordering::Relaxed);
@@ -216,7 +225,7 @@ mod tests {
     use super::*;
 
     fn clean(html: &str) -> String {
-        sanitize_html(html, 3, 7, false).html
+        sanitize_html(html, InlineImages::new(), false).html
     }
 
     #[test]
@@ -253,17 +262,20 @@ mod tests {
     #[test]
     fn remote_images_are_blocked_until_allowed() {
         let html = r#"<img src="https://tracker.test/p.gif"><p style="background:url(http://tracker.test/b.png)">x</p>"#;
-        let blocked = sanitize_html(html, 1, 1, false);
+        let blocked = sanitize_html(html, InlineImages::new(), false);
         assert!(blocked.remote_found);
         assert!(!blocked.html.contains("tracker.test"), "{}", blocked.html);
-        let allowed = sanitize_html(html, 1, 1, true);
+        let allowed = sanitize_html(html, InlineImages::new(), true);
         assert!(allowed.html.contains("https://tracker.test/p.gif"));
     }
 
     #[test]
-    fn cid_images_point_at_the_message_part() {
-        let out = clean(r#"<img src="cid:logo@x">"#);
-        assert!(out.contains(r#"src="/message/3/7/cid/logo%40x""#), "{out}");
+    fn cid_images_become_the_inline_image() {
+        let inline = InlineImages::from([("logo@x".to_owned(), "data:image/gif;base64,R0lG".to_owned())]);
+        let out = sanitize_html(r#"<img src="cid:logo@x"><img src="cid:other">"#, inline, false).html;
+        assert!(out.contains(r#"<img src="data:image/gif;base64,R0lG">"#), "{out}");
+        assert_eq!(out.matches("<img").count(), 2);
+        assert_eq!(out.matches("src=").count(), 1, "{out}");
     }
 
     #[test]

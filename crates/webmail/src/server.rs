@@ -109,7 +109,6 @@ fn router(app: App, max_upload: usize) -> Router {
         .route("/message/{mailbox}/{uid}/body", get(pages::message::body))
         .route("/message/{mailbox}/{uid}/source", get(pages::message::source))
         .route("/message/{mailbox}/{uid}/part/{section}", get(pages::message::part))
-        .route("/message/{mailbox}/{uid}/cid/{cid}", get(pages::message::cid))
         .route("/compose", get(pages::compose::form))
         .route("/search", get(pages::search::results))
         .route("/settings", get(pages::settings::page).post(pages::settings::save))

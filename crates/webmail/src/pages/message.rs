@@ -11,17 +11,17 @@ use crate::App;
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
 use tern_store::{FlagChange, FlagOp, Flags, MailboxId, MessageSummary, SpecialUse};
 
-/// The message body frame's policy: no script at all, inline styles, images only from us
-/// (cid parts) unless the user asked for remote ones, never a form or a plugin. `sandbox`
+/// The message body frame's policy: no script at all, inline styles, images only inline
+/// (`data:` URLs we made from cid parts; ammonia drops the mail's own) unless the user asked for remote ones, never a form or a plugin. `sandbox`
 /// repeats the iframe's sandbox for anyone opening the frame's URL directly.
 fn body_csp(allow_remote: bool) -> String {
-    let images = if allow_remote { "'self' https: http:" } else { "'self'" };
+    let images = if allow_remote { "data: https: http:" } else { "data:" };
     format!(
         "default-src 'none'; img-src {images}; style-src 'unsafe-inline'; form-action 'none'; \
          base-uri 'none'; frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox"
@@ -127,7 +127,7 @@ pub(crate) async fn show(
     let show_images = query.images.is_some();
     let remote_blocked = bodies.html.is_some_and(|part| {
         let html = render::decoded_text(part, &raw);
-        render::sanitize_html(&html, mailbox.0, uid, false).remote_found
+        render::sanitize_html(&html, render::InlineImages::new(), false).remote_found
     });
     let text = match (bodies.html, bodies.text) {
         (None, Some(part)) => Some(render::decoded_text(part, &raw)),
@@ -177,7 +177,10 @@ pub(crate) async fn body(
     let bodies = render::bodies(&leaves);
     let allow_remote = query.images.is_some();
     let inner = match bodies.html {
-        Some(part) => render::sanitize_html(&render::decoded_text(part, &raw), mailbox, uid, allow_remote).html,
+        Some(part) => {
+            let inline = render::inline_images(&leaves, &raw);
+            render::sanitize_html(&render::decoded_text(part, &raw), inline, allow_remote).html
+        }
         None => String::new(),
     };
     let document = format!(
@@ -211,7 +214,13 @@ pub(crate) async fn source(
 }
 
 /// Types a browser may show as they are; everything else downloads as octets.
-const SAFE_TYPES: [&str; 5] = ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"];
+const SAFE_TYPES: [&str; 5] = [
+    render::INLINE_IMAGE_TYPES[0],
+    render::INLINE_IMAGE_TYPES[1],
+    render::INLINE_IMAGE_TYPES[2],
+    render::INLINE_IMAGE_TYPES[3],
+    "application/pdf",
+];
 
 /// An attachment download: `Content-Disposition: attachment` and a safe type, so an HTML or
 /// SVG file is never rendered in the webmail's origin.
@@ -268,27 +277,4 @@ pub(crate) fn download(bytes: Vec<u8>, content_type: &str, name: &str) -> Respon
         HeaderValue::from_static("default-src 'none'; sandbox; frame-ancestors 'none'"),
     );
     response
-}
-
-/// An inline image referred to by `cid:` in the HTML body. Only raster image types.
-pub(crate) async fn cid(
-    State(app): State<App>,
-    user: User,
-    Path((mailbox, uid, cid)): Path<(i64, u32, String)>,
-) -> WebResult<Response> {
-    let (summary, raw) = load(&app, &user, MailboxId(mailbox), uid).await?;
-    let leaves = render::leaves(&summary.summary.structure);
-    let part = render::part_by_cid(&leaves, &cid).ok_or(WebError::NotFound)?;
-    let media = format!("{}/{}", part.media_type, part.media_subtype);
-    if !SAFE_TYPES[..4].contains(&media.as_str()) {
-        return Err(WebError::NotFound);
-    }
-    let mut response = (StatusCode::OK, Body::from(render::decoded_bytes(part, &raw))).into_response();
-    if let Ok(value) = HeaderValue::from_str(&media) {
-        response.headers_mut().insert(header::CONTENT_TYPE, value);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
-    Ok(response)
 }
