@@ -892,10 +892,12 @@ async fn account_settings_are_per_account() {
     assert_eq!(f.store.account_setting(a, "signature").await.unwrap(), None);
     f.store
         .set_account_setting(a, "signature", Some("-- A"))
-        .await;
+        .await
+        .unwrap();
     f.store
         .set_account_setting(a, "signature", Some("-- A2"))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(
         f.store
             .account_setting(a, "signature")
