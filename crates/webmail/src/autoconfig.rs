@@ -27,7 +27,9 @@ fn plausible_address(address: &str) -> Option<&str> {
     let ok = !local.is_empty()
         && address.len() <= 254
         && domain.contains('.')
-        && address.chars().all(|c| c.is_alphanumeric() || "@.-_+".contains(c));
+        && address
+            .chars()
+            .all(|c| c.is_alphanumeric() || "@.-_+".contains(c));
     ok.then_some(address)
 }
 
@@ -143,7 +145,10 @@ pub(crate) async fn apple(State(app): State<App>, user: User) -> WebResult<Respo
         (None, Some(port)) => (port, true),
         (None, None) => return Err(WebError::NotFound),
     };
-    let outgoing_port = setup.submissions.or(setup.submission).ok_or(WebError::NotFound)?;
+    let outgoing_port = setup
+        .submissions
+        .or(setup.submission)
+        .ok_or(WebError::NotFound)?;
     let email = xml(&user.email);
     let host = xml(&setup.hostname);
     let body = format!(
@@ -209,7 +214,10 @@ mod tests {
     fn autodiscover_request_address() {
         let body = "<Autodiscover><Request><EMailAddress>u@example.test</EMailAddress></Request></Autodiscover>";
         assert_eq!(requested_address(body), Some("u@example.test"));
-        assert_eq!(requested_address("<EMailAddress>a<b@x.y</EMailAddress>"), None);
+        assert_eq!(
+            requested_address("<EMailAddress>a<b@x.y</EMailAddress>"),
+            None
+        );
         assert_eq!(requested_address("nothing"), None);
     }
 

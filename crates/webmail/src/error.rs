@@ -43,9 +43,11 @@ impl IntoResponse for WebError {
             StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong on the server.".to_owned(),
             _ => self.to_string(),
         };
-        let page = crate::templates::ErrorPage { status: status.as_u16(), message };
-        let body = askama::Template::render(&page)
-            .unwrap_or_else(|_| "error".to_owned());
+        let page = crate::templates::ErrorPage {
+            status: status.as_u16(),
+            message,
+        };
+        let body = askama::Template::render(&page).unwrap_or_else(|_| "error".to_owned());
         (status, Html(body)).into_response()
     }
 }

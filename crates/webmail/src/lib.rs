@@ -24,7 +24,7 @@ mod templates;
 
 pub use error::WebError;
 pub use server::WebmailServer;
-pub use submit::{LocalDelivery, SubmitError, SubmitReport, Submission, Submitter};
+pub use submit::{LocalDelivery, Submission, SubmitError, SubmitReport, Submitter};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,9 +10,9 @@
 
 use ammonia::{Builder, UrlRelative};
 use base64::Engine;
-use std::collections::HashMap;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,7 +41,11 @@ pub(crate) fn leaves(root: &Part) -> Vec<Leaf<'_>> {
                 }
             }
             PartKind::Leaf | PartKind::Message { .. } => out.push(Leaf {
-                section: if section.is_empty() { "1".into() } else { section },
+                section: if section.is_empty() {
+                    "1".into()
+                } else {
+                    section
+                },
                 part,
             }),
         }
@@ -101,7 +105,10 @@ pub(crate) fn bodies<'p>(leaves: &[Leaf<'p>]) -> Bodies<'p> {
 
 /// The parts listed as attachments: everything that is not a body and not an inline image
 /// that the HTML body refers to by Content-ID.
-pub(crate) fn attachments<'a, 'p>(leaves: &'a [Leaf<'p>], bodies: &Bodies<'p>) -> Vec<&'a Leaf<'p>> {
+pub(crate) fn attachments<'a, 'p>(
+    leaves: &'a [Leaf<'p>],
+    bodies: &Bodies<'p>,
+) -> Vec<&'a Leaf<'p>> {
     let is_body = |part: &Part| {
         bodies.text.is_some_and(|b| std::ptr::eq(b, part))
             || bodies.html.is_some_and(|b| std::ptr::eq(b, part))
@@ -110,7 +117,8 @@ pub(crate) fn attachments<'a, 'p>(leaves: &'a [Leaf<'p>], bodies: &Bodies<'p>) -
         .iter()
         .filter(|l| !is_body(l.part))
         .filter(|l| {
-            let inline_image = l.part.id.is_some() && !is_attachment(l.part) && bodies.html.is_some();
+            let inline_image =
+                l.part.id.is_some() && !is_attachment(l.part) && bodies.html.is_some();
             !inline_image && l.part.body_octets > 0
         })
         .collect()
@@ -145,7 +153,8 @@ pub(crate) struct Sanitized {
 pub(crate) type InlineImages = HashMap<String, String>;
 
 /// Only raster types a browser shows without running anything (no SVG).
-pub(crate) const INLINE_IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+pub(crate) const INLINE_IMAGE_TYPES: [&str; 4] =
+    ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
 /// Inline images larger than this are not embedded (their cid: reference shows nothing).
 const MAX_INLINE_IMAGES: usize = 8 * 1024 * 1024;
@@ -155,7 +164,9 @@ pub(crate) fn inline_images(leaves: &[Leaf<'_>], raw: &[u8]) -> InlineImages {
     let mut total = 0;
     for leaf in leaves {
         let media = format!("{}/{}", leaf.part.media_type, leaf.part.media_subtype);
-        let Some(id) = leaf.part.id.as_deref() else { continue };
+        let Some(id) = leaf.part.id.as_deref() else {
+            continue;
+        };
         if !INLINE_IMAGE_TYPES.contains(&media.as_str()) {
             continue;
         }
@@ -164,7 +175,11 @@ pub(crate) fn inline_images(leaves: &[Leaf<'_>], raw: &[u8]) -> InlineImages {
         if total > MAX_INLINE_IMAGES {
             break;
         }
-        let cid = id.trim().trim_start_matches('<').trim_end_matches('>').to_owned();
+        let cid = id
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned();
         let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
         images.insert(cid, format!("data:{media};base64,{data}"));
     }
@@ -180,8 +195,19 @@ pub(crate) fn sanitize_html(html: &str, inline: InlineImages, allow_remote: bool
     builder
         .add_tags(["font", "center"])
         .add_generic_attributes([
-            "style", "align", "valign", "bgcolor", "width", "height", "border", "cellpadding",
-            "cellspacing", "color", "face", "size", "dir",
+            "style",
+            "align",
+            "valign",
+            "bgcolor",
+            "width",
+            "height",
+            "border",
+            "cellpadding",
+            "cellspacing",
+            "color",
+            "face",
+            "size",
+            "dir",
         ])
         .url_schemes(HashSet::from(["http", "https", "mailto", "cid"]))
         .link_rel(Some("noopener noreferrer"))
@@ -230,7 +256,9 @@ mod tests {
 
     #[test]
     fn scripts_and_handlers_go() {
-        let out = clean(r#"<p onclick="alert(1)">hi</p><script>alert(2)</script><img src=x onerror=alert(3)>"#);
+        let out = clean(
+            r#"<p onclick="alert(1)">hi</p><script>alert(2)</script><img src=x onerror=alert(3)>"#,
+        );
         assert!(!out.contains("alert"), "{out}");
         assert!(out.contains("hi"));
     }
@@ -244,7 +272,10 @@ mod tests {
             r#"<a href="/logout">x</a>"#,
         ] {
             let out = clean(html);
-            assert!(!out.contains("javascript") && !out.contains("data:") && !out.contains("/logout"), "{out}");
+            assert!(
+                !out.contains("javascript") && !out.contains("data:") && !out.contains("/logout"),
+                "{out}"
+            );
         }
     }
 
@@ -271,9 +302,18 @@ mod tests {
 
     #[test]
     fn cid_images_become_the_inline_image() {
-        let inline = InlineImages::from([("logo@x".to_owned(), "data:image/gif;base64,R0lG".to_owned())]);
-        let out = sanitize_html(r#"<img src="cid:logo@x"><img src="cid:other">"#, inline, false).html;
-        assert!(out.contains(r#"<img src="data:image/gif;base64,R0lG">"#), "{out}");
+        let inline =
+            InlineImages::from([("logo@x".to_owned(), "data:image/gif;base64,R0lG".to_owned())]);
+        let out = sanitize_html(
+            r#"<img src="cid:logo@x"><img src="cid:other">"#,
+            inline,
+            false,
+        )
+        .html;
+        assert!(
+            out.contains(r#"<img src="data:image/gif;base64,R0lG">"#),
+            "{out}"
+        );
         assert_eq!(out.matches("<img").count(), 2);
         assert_eq!(out.matches("src=").count(), 1, "{out}");
     }
@@ -281,6 +321,9 @@ mod tests {
     #[test]
     fn links_open_outside_the_frame_without_referrer() {
         let out = clean(r#"<a href="https://example.test/">x</a>"#);
-        assert!(out.contains(r#"target="_blank""#) && out.contains("noopener noreferrer"), "{out}");
+        assert!(
+            out.contains(r#"target="_blank""#) && out.contains("noopener noreferrer"),
+            "{out}"
+        );
     }
 }

@@ -104,22 +104,43 @@ fn router(app: App, max_upload: usize) -> Router {
         .route("/folder/{mailbox}", get(pages::mailbox::list))
         .route("/folder/{mailbox}/actions", post(pages::actions::apply))
         .route("/folder/{mailbox}/empty", post(pages::actions::empty))
-        .route("/folders", get(pages::folders::page).post(pages::folders::change))
+        .route(
+            "/folders",
+            get(pages::folders::page).post(pages::folders::change),
+        )
         .route("/message/{mailbox}/{uid}", get(pages::message::show))
         .route("/message/{mailbox}/{uid}/body", get(pages::message::body))
-        .route("/message/{mailbox}/{uid}/source", get(pages::message::source))
-        .route("/message/{mailbox}/{uid}/part/{section}", get(pages::message::part))
+        .route(
+            "/message/{mailbox}/{uid}/source",
+            get(pages::message::source),
+        )
+        .route(
+            "/message/{mailbox}/{uid}/part/{section}",
+            get(pages::message::part),
+        )
         .route("/compose", get(pages::compose::form))
         .route("/search", get(pages::search::results))
-        .route("/settings", get(pages::settings::page).post(pages::settings::save))
+        .route(
+            "/settings",
+            get(pages::settings::page).post(pages::settings::save),
+        )
         .route("/settings/password", post(pages::settings::password))
         .route("/setup", get(pages::settings::setup))
         .route("/events", get(pages::events::stream))
         .route("/static/{file}", get(crate::assets::serve))
-        .route("/.well-known/autoconfig/mail/config-v1.1.xml", get(crate::autoconfig::thunderbird))
+        .route(
+            "/.well-known/autoconfig/mail/config-v1.1.xml",
+            get(crate::autoconfig::thunderbird),
+        )
         .route("/mail/config-v1.1.xml", get(crate::autoconfig::thunderbird))
-        .route("/autodiscover/autodiscover.xml", post(crate::autoconfig::outlook))
-        .route("/Autodiscover/Autodiscover.xml", post(crate::autoconfig::outlook))
+        .route(
+            "/autodiscover/autodiscover.xml",
+            post(crate::autoconfig::outlook),
+        )
+        .route(
+            "/Autodiscover/Autodiscover.xml",
+            post(crate::autoconfig::outlook),
+        )
         .route("/mobileconfig", get(crate::autoconfig::apple))
         .merge(compose)
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))

@@ -3,9 +3,9 @@
 //! a period of inactivity. Sessions live in memory: a restart logs everybody out, which is
 //! what a user of Roundcube expects after a server upgrade anyway.
 
+use crate::App;
 use crate::error::WebError;
 use crate::server::ConnInfo;
-use crate::App;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -33,8 +33,7 @@ pub(crate) fn random_token() -> String {
 /// Compares two secrets without leaking where they first differ.
 pub(crate) fn tokens_equal(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -194,7 +193,10 @@ mod tests {
     fn sessions_expire_after_idle_time() {
         let sessions = Sessions::new(Duration::from_millis(30));
         let token = sessions.create(AccountId(1), "u@example.test");
-        assert_eq!(sessions.touch(&token).map(|s| s.account), Some(AccountId(1)));
+        assert_eq!(
+            sessions.touch(&token).map(|s| s.account),
+            Some(AccountId(1))
+        );
         std::thread::sleep(Duration::from_millis(40));
         assert!(sessions.touch(&token).is_none());
     }

@@ -2,9 +2,9 @@
 //! Trash, for good), and emptying Trash or Junk.
 
 use super::{Fields, safe_return, special_mailbox};
+use crate::App;
 use crate::error::{WebError, WebResult};
 use crate::session::User;
-use crate::App;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -41,19 +41,40 @@ pub(crate) async fn apply(
     };
     match fields.get("action").unwrap_or("") {
         "read" => {
-            store.update_flags(user.account, mailbox, &uids, flag(FlagOp::Add, Flags::SEEN)).await?;
+            store
+                .update_flags(user.account, mailbox, &uids, flag(FlagOp::Add, Flags::SEEN))
+                .await?;
         }
         "unread" => {
-            store.update_flags(user.account, mailbox, &uids, flag(FlagOp::Remove, Flags::SEEN)).await?;
+            store
+                .update_flags(
+                    user.account,
+                    mailbox,
+                    &uids,
+                    flag(FlagOp::Remove, Flags::SEEN),
+                )
+                .await?;
             // Going back to the message would mark it read again.
             back = list_if_message(back, list);
         }
         "flag" => {
-            store.update_flags(user.account, mailbox, &uids, flag(FlagOp::Add, Flags::FLAGGED)).await?;
+            store
+                .update_flags(
+                    user.account,
+                    mailbox,
+                    &uids,
+                    flag(FlagOp::Add, Flags::FLAGGED),
+                )
+                .await?;
         }
         "unflag" => {
             store
-                .update_flags(user.account, mailbox, &uids, flag(FlagOp::Remove, Flags::FLAGGED))
+                .update_flags(
+                    user.account,
+                    mailbox,
+                    &uids,
+                    flag(FlagOp::Remove, Flags::FLAGGED),
+                )
                 .await?;
         }
         "move" => {
@@ -63,15 +84,21 @@ pub(crate) async fn apply(
                 .ok_or_else(|| WebError::BadRequest("no target folder".into()))?;
             let target = store.mailbox_by_id(user.account, MailboxId(target)).await?;
             if target.id != mailbox {
-                store.move_messages(user.account, mailbox, &uids, target.id).await?;
+                store
+                    .move_messages(user.account, mailbox, &uids, target.id)
+                    .await?;
             }
             back = list_if_message(back, list);
         }
         "delete" => {
             let trash = special_mailbox(&app, &user, SpecialUse::Trash).await?;
             match trash {
-                Some(trash) if trash.id != mailbox && info.special_use != Some(SpecialUse::Trash) => {
-                    store.move_messages(user.account, mailbox, &uids, trash.id).await?;
+                Some(trash)
+                    if trash.id != mailbox && info.special_use != Some(SpecialUse::Trash) =>
+                {
+                    store
+                        .move_messages(user.account, mailbox, &uids, trash.id)
+                        .await?;
                 }
                 _ => {
                     store.remove_messages(user.account, mailbox, &uids).await?;
@@ -86,7 +113,11 @@ pub(crate) async fn apply(
 
 /// After a message leaves the folder (or is marked unread), go back to the list instead.
 fn list_if_message(back: String, list: String) -> String {
-    if back.starts_with("/message/") { list } else { back }
+    if back.starts_with("/message/") {
+        list
+    } else {
+        back
+    }
 }
 
 /// Empties Trash or Junk for good.
@@ -101,7 +132,9 @@ pub(crate) async fn empty(
     let mailbox = MailboxId(mailbox);
     let info = store.mailbox_by_id(user.account, mailbox).await?;
     if !matches!(info.special_use, Some(SpecialUse::Trash | SpecialUse::Junk)) {
-        return Err(WebError::BadRequest("only Trash and Junk can be emptied".into()));
+        return Err(WebError::BadRequest(
+            "only Trash and Junk can be emptied".into(),
+        ));
     }
     let uids: Vec<u32> = store
         .messages(user.account, mailbox)

@@ -5,13 +5,13 @@
 //! [`Submitter`]: crate::Submitter
 
 use super::message::{addresses, attachment_list, load, parse_header};
-use super::{human_size, long_date, nav, message_ref, special_mailbox};
+use super::{human_size, long_date, message_ref, nav, special_mailbox};
+use crate::App;
 use crate::error::{WebError, WebResult};
 use crate::render;
 use crate::session::User;
-use crate::submit::{SubmitError, Submission};
+use crate::submit::{Submission, SubmitError};
 use crate::templates::{Attachment, ComposePage};
-use crate::App;
 use askama::Template;
 use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
@@ -65,14 +65,24 @@ fn prefixed(prefix: &str, subject: &str) -> String {
 
 fn quoted(text: &str) -> String {
     text.lines()
-        .map(|line| if line.is_empty() { ">".to_owned() } else { format!("> {line}") })
+        .map(|line| {
+            if line.is_empty() {
+                ">".to_owned()
+            } else {
+                format!("> {line}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
 fn bracketed(id: &str) -> String {
     let id = id.trim();
-    if id.starts_with('<') { id.to_owned() } else { format!("<{id}>") }
+    if id.starts_with('<') {
+        id.to_owned()
+    } else {
+        format!("<{id}>")
+    }
 }
 
 pub(crate) async fn form(
@@ -80,7 +90,10 @@ pub(crate) async fn form(
     user: User,
     Query(query): Query<ComposeQuery>,
 ) -> WebResult<Response> {
-    let mut page = empty_page(nav(&app, &user, None).await?, human_size(app.config.max_message_size));
+    let mut page = empty_page(
+        nav(&app, &user, None).await?,
+        human_size(app.config.max_message_size),
+    );
     let (mode, reference) = if let Some(r) = &query.reply {
         ("reply", Some(r))
     } else if let Some(r) = &query.replyall {
@@ -103,27 +116,50 @@ pub(crate) async fn form(
         let bodies = render::bodies(&leaves);
         let text = match (bodies.text, bodies.html) {
             (Some(part), _) => render::decoded_text(part, &raw),
-            (None, Some(part)) => mail_parser::decoders::html::html_to_text(&render::decoded_text(part, &raw)),
+            (None, Some(part)) => {
+                mail_parser::decoders::html::html_to_text(&render::decoded_text(part, &raw))
+            }
             (None, None) => String::new(),
         };
         let subject = summary.summary.subject.clone();
         let message_id = header.message_id().map(bracketed);
         let from = addresses(&header, HeaderName::From);
-        let date = long_date(summary.summary.sent_date.unwrap_or(summary.meta.internal_date));
+        let date = long_date(
+            summary
+                .summary
+                .sent_date
+                .unwrap_or(summary.meta.internal_date),
+        );
         page.source = reference.clone();
-        page.mode = if mode == "replyall" { "reply".into() } else { mode.into() };
+        page.mode = if mode == "replyall" {
+            "reply".into()
+        } else {
+            mode.into()
+        };
         match mode {
             "reply" | "replyall" => {
                 let reply_to = addresses(&header, HeaderName::ReplyTo);
-                page.to = if reply_to.is_empty() { from.clone() } else { reply_to };
+                page.to = if reply_to.is_empty() {
+                    from.clone()
+                } else {
+                    reply_to
+                };
                 if mode == "replyall" {
                     let me = user.email.to_lowercase();
-                    let others: Vec<String> = [addresses(&header, HeaderName::To), addresses(&header, HeaderName::Cc)]
-                        .iter()
-                        .flat_map(|list| split_addresses(list))
-                        .filter(|a| !address_of(a).eq_ignore_ascii_case(&me))
-                        .filter(|a| !page.to.to_lowercase().contains(&address_of(a).to_lowercase()))
-                        .collect();
+                    let others: Vec<String> = [
+                        addresses(&header, HeaderName::To),
+                        addresses(&header, HeaderName::Cc),
+                    ]
+                    .iter()
+                    .flat_map(|list| split_addresses(list))
+                    .filter(|a| !address_of(a).eq_ignore_ascii_case(&me))
+                    .filter(|a| {
+                        !page
+                            .to
+                            .to_lowercase()
+                            .contains(&address_of(a).to_lowercase())
+                    })
+                    .collect();
                     page.cc = others.join(", ");
                 }
                 page.subject = prefixed("Re:", &subject);
@@ -154,11 +190,20 @@ pub(crate) async fn form(
                 page.bcc = addresses(&header, HeaderName::Bcc);
                 page.subject = subject;
                 page.body = text;
-                page.in_reply_to = header.in_reply_to().as_text().map(bracketed).unwrap_or_default();
+                page.in_reply_to = header
+                    .in_reply_to()
+                    .as_text()
+                    .map(bracketed)
+                    .unwrap_or_default();
                 page.references = header
                     .references()
                     .as_text_list()
-                    .map(|list| list.iter().map(|r| bracketed(r)).collect::<Vec<_>>().join(" "))
+                    .map(|list| {
+                        list.iter()
+                            .map(|r| bracketed(r))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
                     .unwrap_or_default();
                 page.carried = attachment_list(&leaves, &bodies);
                 page.draft = reference.clone();
@@ -187,7 +232,10 @@ pub(crate) fn split_addresses(list: &str) -> Vec<String> {
         current.push(c);
     }
     out.push(current);
-    out.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+    out.into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// The address part of `Name <addr>` or a bare `addr`.
@@ -210,8 +258,12 @@ pub(crate) fn valid_address(address: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.')
-        && !local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:@\"".contains(c))
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+        && !local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:@\"".contains(c))
 }
 
 /// Parses one address field into (display name, address) pairs, or says which item is wrong.
@@ -249,16 +301,25 @@ struct Posted {
 
 impl Posted {
     fn get(&self, name: &str) -> &str {
-        self.fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
     }
     fn all(&self, name: &str) -> Vec<&str> {
-        self.fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 }
 
 async fn read_form(mut multipart: Multipart) -> WebResult<Posted> {
     let mut posted = Posted::default();
-    let bad = |e: axum::extract::multipart::MultipartError| WebError::BadRequest(format!("bad form: {e}"));
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        WebError::BadRequest(format!("bad form: {e}"))
+    };
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or("").to_owned();
         if name == "attachment" {
@@ -274,20 +335,31 @@ async fn read_form(mut multipart: Multipart) -> WebResult<Posted> {
         } else {
             let text = field.text().await.map_err(bad)?;
             // The body is bounded by the request limit; other fields are short.
-            let text = if name == "body" { text } else { text.chars().take(MAX_FIELD).collect() };
+            let text = if name == "body" {
+                text
+            } else {
+                text.chars().take(MAX_FIELD).collect()
+            };
             posted.fields.push((name, text));
         }
     }
     Ok(posted)
 }
 
-pub(crate) async fn submit(State(app): State<App>, user: User, multipart: Multipart) -> WebResult<Response> {
+pub(crate) async fn submit(
+    State(app): State<App>,
+    user: User,
+    multipart: Multipart,
+) -> WebResult<Response> {
     let posted = read_form(multipart).await?;
     user.check_csrf(posted.get("csrf"))?;
     match build_and_act(&app, &user, &posted).await {
         Ok(redirect) => Ok(Redirect::to(&redirect).into_response()),
         Err(Refusal(message)) => {
-            let mut page = empty_page(nav(&app, &user, None).await?, human_size(app.config.max_message_size));
+            let mut page = empty_page(
+                nav(&app, &user, None).await?,
+                human_size(app.config.max_message_size),
+            );
             page.to = posted.get("to").into();
             page.cc = posted.get("cc").into();
             page.bcc = posted.get("bcc").into();
@@ -320,7 +392,8 @@ impl From<WebError> for Refusal {
 impl From<tern_store::StoreError> for Refusal {
     fn from(e: tern_store::StoreError) -> Refusal {
         Refusal(match e {
-            tern_store::StoreError::OverQuota { .. } | tern_store::StoreError::TooLargeForQuota { .. } => {
+            tern_store::StoreError::OverQuota { .. }
+            | tern_store::StoreError::TooLargeForQuota { .. } => {
                 "Your mailbox is full: delete some mail and try again.".into()
             }
             other => format!("The message could not be stored: {other}"),
@@ -338,7 +411,9 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
         return Err(Refusal("Add at least one recipient.".into()));
     }
     if count > MAX_RECIPIENTS {
-        return Err(Refusal(format!("At most {MAX_RECIPIENTS} recipients per message.")));
+        return Err(Refusal(format!(
+            "At most {MAX_RECIPIENTS} recipients per message."
+        )));
     }
     let store = &app.config.store;
 
@@ -358,7 +433,10 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
         let leaves = render::leaves(&summary.summary.structure);
         let bodies = render::bodies(&leaves);
         let listed: Vec<Attachment> = attachment_list(&leaves, &bodies);
-        for attachment in listed.into_iter().filter(|a| carry.contains(&a.section.as_str())) {
+        for attachment in listed
+            .into_iter()
+            .filter(|a| carry.contains(&a.section.as_str()))
+        {
             if let Some(leaf) = leaves.iter().find(|l| l.section == attachment.section) {
                 let bytes = if leaf.part.media_type == "message" {
                     leaf.part.body_in(&raw).to_vec()
@@ -381,7 +459,10 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
     let domain = user.email.rsplit_once('@').map_or("localhost", |(_, d)| d);
     let message_id = format!("{}@{domain}", crate::session::random_token());
     let mut builder = MessageBuilder::new()
-        .from(BuilderAddress::new_address(None::<String>, user.email.clone()))
+        .from(BuilderAddress::new_address(
+            None::<String>,
+            user.email.clone(),
+        ))
         .subject(posted.get("subject").to_owned())
         .date(super::now())
         .message_id(message_id)
@@ -392,11 +473,21 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
     if !cc.is_empty() {
         builder = builder.cc(builder_list(&cc));
     }
-    let strip = |id: &str| id.trim().trim_start_matches('<').trim_end_matches('>').to_owned();
+    let strip = |id: &str| {
+        id.trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned()
+    };
     if !posted.get("in_reply_to").is_empty() {
         builder = builder.in_reply_to(strip(posted.get("in_reply_to")));
     }
-    let references: Vec<String> = posted.get("references").split_whitespace().map(strip).take(50).collect();
+    let references: Vec<String> = posted
+        .get("references")
+        .split_whitespace()
+        .map(strip)
+        .take(50)
+        .collect();
     if !references.is_empty() {
         builder = builder.references(references);
     }
@@ -422,7 +513,11 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
             .await?
             .ok_or_else(|| Refusal("You have no Drafts folder.".into()))?;
         store
-            .append(Bytes::from(raw), now, vec![target(user, drafts.id, Flags::DRAFT.union(Flags::SEEN))])
+            .append(
+                Bytes::from(raw),
+                now,
+                vec![target(user, drafts.id, Flags::DRAFT.union(Flags::SEEN))],
+            )
             .await?;
         remove_draft(app, user, old_draft).await?;
         return Ok(format!("/folder/{}?notice=draft", drafts.id.0));
@@ -452,7 +547,9 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
     })?;
     tracing::info!(user = %user.email, "webmail message sent");
     if let Some(sent) = special_mailbox(app, user, SpecialUse::Sent).await? {
-        store.append(raw, now, vec![target(user, sent.id, Flags::SEEN)]).await?;
+        store
+            .append(raw, now, vec![target(user, sent.id, Flags::SEEN)])
+            .await?;
     }
     if posted.get("mode") == "reply"
         && let Ok((mailbox, uid)) = message_ref(posted.get("source"))
@@ -473,13 +570,19 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
             .await;
     }
     remove_draft(app, user, old_draft).await?;
-    let inbox = store.mailbox(user.account, "INBOX").await?.ok_or(WebError::NotFound)?;
+    let inbox = store
+        .mailbox(user.account, "INBOX")
+        .await?
+        .ok_or(WebError::NotFound)?;
     Ok(format!("/folder/{}?notice=sent", inbox.id.0))
 }
 
 fn capital(text: &str) -> String {
     let mut chars = text.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn target(user: &User, mailbox: MailboxId, flags: Flags) -> AppendTarget {
@@ -491,12 +594,19 @@ fn target(user: &User, mailbox: MailboxId, flags: Flags) -> AppendTarget {
     }
 }
 
-async fn remove_draft(app: &App, user: &User, draft: Option<(MailboxId, u32)>) -> Result<(), Refusal> {
+async fn remove_draft(
+    app: &App,
+    user: &User,
+    draft: Option<(MailboxId, u32)>,
+) -> Result<(), Refusal> {
     if let Some((mailbox, uid)) = draft {
         let drafts = special_mailbox(app, user, SpecialUse::Drafts).await?;
         // Only ever a message of the Drafts folder.
         if drafts.is_some_and(|d| d.id == mailbox) {
-            app.config.store.remove_messages(user.account, mailbox, &[uid]).await?;
+            app.config
+                .store
+                .remove_messages(user.account, mailbox, &[uid])
+                .await?;
         }
     }
     Ok(())
@@ -517,7 +627,15 @@ mod tests {
     #[test]
     fn addresses_are_validated() {
         assert!(valid_address("a.b+c@example.test"));
-        for bad in ["", "no-at", "@example.test", "a@nodot", "a b@example.test", "a@exa mple.test", "a@.test"] {
+        for bad in [
+            "",
+            "no-at",
+            "@example.test",
+            "a@nodot",
+            "a b@example.test",
+            "a@exa mple.test",
+            "a@.test",
+        ] {
             assert!(!valid_address(bad), "{bad}");
         }
         assert!(parse_field("To", "x@y").is_err());

@@ -2,8 +2,8 @@
 //! webmail and POP3 follow that one feed). The page's script refreshes the folder list and
 //! the message list when an event names a change.
 
-use crate::session::User;
 use crate::App;
+use crate::session::User;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{Stream, StreamExt};
@@ -18,13 +18,14 @@ fn event_for(change: &Change) -> Event {
         Change::MessageAdded { .. } => "added",
         Change::FlagsChanged { .. } => "flags",
         Change::Expunged { .. } => "expunged",
-        Change::MailboxCreated { .. } | Change::MailboxRenamed { .. } | Change::MailboxDeleted { .. } => {
-            "folders"
-        }
+        Change::MailboxCreated { .. }
+        | Change::MailboxRenamed { .. }
+        | Change::MailboxDeleted { .. } => "folders",
     };
-    Event::default()
-        .event("change")
-        .data(format!("{{\"kind\":\"{kind}\",\"mailbox\":{}}}", change.mailbox().0))
+    Event::default().event("change").data(format!(
+        "{{\"kind\":\"{kind}\",\"mailbox\":{}}}",
+        change.mailbox().0
+    ))
 }
 
 pub(crate) async fn stream(

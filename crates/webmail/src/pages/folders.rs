@@ -1,10 +1,10 @@
 //! Creating, renaming and deleting folders.
 
 use super::{Fields, nav};
+use crate::App;
 use crate::error::{WebError, WebResult};
 use crate::session::User;
 use crate::templates::FoldersPage;
-use crate::App;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -25,7 +25,10 @@ pub(crate) async fn change(State(app): State<App>, user: User, body: Bytes) -> W
     let store = &app.config.store;
     let name = fields.get("name").unwrap_or("").trim();
     let result = match fields.get("op").unwrap_or("") {
-        "create" => store.create_mailbox(user.account, name, None).await.map(|_| ()),
+        "create" => store
+            .create_mailbox(user.account, name, None)
+            .await
+            .map(|_| ()),
         "rename" => {
             let to = fields.get("to").unwrap_or("").trim();
             if to == name {

@@ -3,10 +3,10 @@
 //! the auth crate, with its throttling and delays.
 
 use super::Fields;
+use crate::App;
 use crate::error::{WebError, WebResult};
 use crate::session::{self, LOGIN_COOKIE, SESSION_COOKIE, User, conn_info, cookie, random_token};
 use crate::templates::LoginPage;
-use crate::App;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -19,7 +19,12 @@ use tern_auth::LoginError;
 /// Longest address or password we look at (RFC 5321 §4.5.3.1.3 paths are at most 256).
 const MAX_FIELD: usize = 1024;
 
-fn login_page(error: Option<String>, email: &str, tls: bool, status: StatusCode) -> WebResult<Response> {
+fn login_page(
+    error: Option<String>,
+    email: &str,
+    tls: bool,
+    status: StatusCode,
+) -> WebResult<Response> {
     let token = random_token();
     let page = LoginPage {
         error,
@@ -40,7 +45,11 @@ fn insecure_redirect(app: &App, parts: &Parts) -> Option<Response> {
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name).to_owned())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_alphanumeric() || ".-[]:".contains(c)))
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_alphanumeric() || ".-[]:".contains(c))
+        })
         .unwrap_or_else(|| app.config.setup.hostname.clone());
     let port = app.config.setup.https?;
     Some(Redirect::to(&format!("https://{host}:{port}/login")).into_response())
@@ -61,7 +70,11 @@ pub(crate) async fn form(State(app): State<App>, parts: Parts) -> WebResult<Resp
     login_page(None, "", conn.tls, StatusCode::OK)
 }
 
-pub(crate) async fn submit(State(app): State<App>, parts: Parts, body: Bytes) -> WebResult<Response> {
+pub(crate) async fn submit(
+    State(app): State<App>,
+    parts: Parts,
+    body: Bytes,
+) -> WebResult<Response> {
     let conn = conn_info(&parts)?;
     if !conn.secure {
         // The password already crossed the network in clear; at least don't accept it.
@@ -84,7 +97,12 @@ pub(crate) async fn submit(State(app): State<App>, parts: Parts, body: Bytes) ->
         );
     }
     if email.len() > MAX_FIELD || password.len() > MAX_FIELD || email.is_empty() {
-        return login_page(Some("Wrong address or password.".into()), "", conn.tls, StatusCode::UNAUTHORIZED);
+        return login_page(
+            Some("Wrong address or password.".into()),
+            "",
+            conn.tls,
+            StatusCode::UNAUTHORIZED,
+        );
     }
     match app.config.auth.login(email, password, conn.peer.ip()).await {
         Ok(account) => {
@@ -99,7 +117,12 @@ pub(crate) async fn submit(State(app): State<App>, parts: Parts, body: Bytes) ->
                     headers.append(SET_COOKIE, value);
                 }
             }
-            Ok((StatusCode::SEE_OTHER, headers, [(axum::http::header::LOCATION, "/")]).into_response())
+            Ok((
+                StatusCode::SEE_OTHER,
+                headers,
+                [(axum::http::header::LOCATION, "/")],
+            )
+                .into_response())
         }
         Err(LoginError::Failed) => login_page(
             Some("Wrong address or password.".into()),
@@ -124,5 +147,12 @@ pub(crate) async fn logout(State(app): State<App>, user: User, body: Bytes) -> W
     Fields::checked(&body, &user)?;
     app.sessions.remove(&user.token);
     let cookie = session::set_cookie(SESSION_COOKIE, "", user.conn.tls, Some(0));
-    Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, cookie.as_str()), (axum::http::header::LOCATION, "/login")]).into_response())
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (SET_COOKIE, cookie.as_str()),
+            (axum::http::header::LOCATION, "/login"),
+        ],
+    )
+        .into_response())
 }

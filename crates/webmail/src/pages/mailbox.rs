@@ -1,10 +1,10 @@
 //! The message list: 50 per page, newest first, sortable by date, sender, subject or size.
 
 use super::{human_size, nav, now, short_date};
+use crate::App;
 use crate::error::{WebError, WebResult};
 use crate::session::User;
 use crate::templates::{MailboxPage, Row, SortLink};
-use crate::App;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -98,7 +98,12 @@ pub(crate) async fn list(
             if !ascending {
                 metas.reverse();
             }
-            let uids: Vec<u32> = metas.iter().skip(start).take(PAGE_SIZE).map(|m| m.uid).collect();
+            let uids: Vec<u32> = metas
+                .iter()
+                .skip(start)
+                .take(PAGE_SIZE)
+                .map(|m| m.uid)
+                .collect();
             let mut summaries = store.summaries(user.account, mailbox, &uids).await?;
             // Summaries come back in UID order; put them back in the page's order.
             summaries.sort_by_key(|s| uids.iter().position(|u| *u == s.meta.uid));
@@ -116,7 +121,10 @@ pub(crate) async fn list(
         }
     };
     let now = now();
-    let rows = shown.iter().map(|s| row(mailbox, s, now, String::new())).collect();
+    let rows = shown
+        .iter()
+        .map(|s| row(mailbox, s, now, String::new()))
+        .collect();
     let base = format!("/folder/{}", mailbox.0);
     let link = |page: usize| {
         let mut href = format!("{base}?page={page}");

@@ -3,11 +3,11 @@
 //! the raw source. Opening a message marks it `\Seen`.
 
 use super::{human_size, long_date, nav, special_mailbox};
+use crate::App;
 use crate::error::{WebError, WebResult};
 use crate::render::{self, Leaf};
 use crate::session::User;
 use crate::templates::{Attachment, MessagePage};
-use crate::App;
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -21,7 +21,11 @@ use tern_store::{FlagChange, FlagOp, Flags, MailboxId, MessageSummary, SpecialUs
 /// (`data:` URLs we made from cid parts; ammonia drops the mail's own) unless the user asked for remote ones, never a form or a plugin. `sandbox`
 /// repeats the iframe's sandbox for anyone opening the frame's URL directly.
 fn body_csp(allow_remote: bool) -> String {
-    let images = if allow_remote { "data: https: http:" } else { "data:" };
+    let images = if allow_remote {
+        "data: https: http:"
+    } else {
+        "data:"
+    };
     format!(
         "default-src 'none'; img-src {images}; style-src 'unsafe-inline'; form-action 'none'; \
          base-uri 'none'; frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox"
@@ -47,7 +51,10 @@ pub(crate) async fn load(
 }
 
 /// Decoded address list of header `name`, as `Name <addr>, …`.
-pub(crate) fn addresses(header: &mail_parser::Message<'_>, name: mail_parser::HeaderName<'_>) -> String {
+pub(crate) fn addresses(
+    header: &mail_parser::Message<'_>,
+    name: mail_parser::HeaderName<'_>,
+) -> String {
     header
         .header(name)
         .and_then(|h| h.as_address())
@@ -67,7 +74,10 @@ pub(crate) fn addresses(header: &mail_parser::Message<'_>, name: mail_parser::He
 }
 
 /// The message header parsed for display (only the top header: no deep MIME parsing).
-pub(crate) fn parse_header(summary: &MessageSummary, raw: &[u8]) -> Option<mail_parser::Message<'static>> {
+pub(crate) fn parse_header(
+    summary: &MessageSummary,
+    raw: &[u8],
+) -> Option<mail_parser::Message<'static>> {
     let header = summary.summary.structure.header_in(raw).to_vec();
     mail_parser::MessageParser::default()
         .parse_headers(&header[..])
@@ -141,7 +151,11 @@ pub(crate) async fn show(
             addresses(h, mail_parser::HeaderName::To),
             addresses(h, mail_parser::HeaderName::Cc),
         ),
-        None => (summary.summary.from_display.clone(), String::new(), String::new()),
+        None => (
+            summary.summary.from_display.clone(),
+            String::new(),
+            String::new(),
+        ),
     };
     let page = MessagePage {
         nav: nav(&app, &user, Some(mailbox)).await?,
@@ -151,7 +165,12 @@ pub(crate) async fn show(
         from,
         to,
         cc,
-        date: long_date(summary.summary.sent_date.unwrap_or(summary.meta.internal_date)),
+        date: long_date(
+            summary
+                .summary
+                .sent_date
+                .unwrap_or(summary.meta.internal_date),
+        ),
         text,
         has_html: bodies.html.is_some(),
         show_images,
@@ -192,7 +211,10 @@ pub(crate) async fn body(
     if let Ok(csp) = HeaderValue::from_str(&body_csp(allow_remote)) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
     Ok(response)
 }
 
@@ -206,7 +228,10 @@ pub(crate) async fn source(
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox; frame-ancestors 'none'"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox; frame-ancestors 'none'",
+            ),
         ],
         Body::from(raw),
     )
@@ -231,7 +256,10 @@ pub(crate) async fn part(
 ) -> WebResult<Response> {
     let (summary, raw) = load(&app, &user, MailboxId(mailbox), uid).await?;
     let leaves = render::leaves(&summary.summary.structure);
-    let leaf = leaves.iter().find(|l| l.section == section).ok_or(WebError::NotFound)?;
+    let leaf = leaves
+        .iter()
+        .find(|l| l.section == section)
+        .ok_or(WebError::NotFound)?;
     let media = format!("{}/{}", leaf.part.media_type, leaf.part.media_subtype);
     let content_type = if SAFE_TYPES.contains(&media.as_str()) {
         media
@@ -250,7 +278,13 @@ pub(crate) async fn part(
 pub(crate) fn download(bytes: Vec<u8>, content_type: &str, name: &str) -> Response {
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     // RFC 6266 §4.3: a plain ASCII fallback plus the exact UTF-8 name (RFC 8187).
     let encoded: String = name

@@ -11,10 +11,10 @@ pub(crate) mod message;
 pub(crate) mod search;
 pub(crate) mod settings;
 
+use crate::App;
 use crate::error::{WebError, WebResult};
 use crate::session::User;
 use crate::templates::{Folder, Nav};
-use crate::App;
 use axum::body::Bytes;
 use tern_store::{MailboxId, MailboxInfo, SpecialUse};
 
@@ -28,14 +28,17 @@ const SPECIAL_ORDER: [(&str, Option<SpecialUse>, &str); 5] = [
 ];
 
 fn special_rank(info: &MailboxInfo) -> Option<(usize, &'static str)> {
-    SPECIAL_ORDER.iter().enumerate().find_map(|(rank, (name, use_, label))| {
-        let matches = if name.is_empty() {
-            info.special_use == *use_
-        } else {
-            info.name.eq_ignore_ascii_case(name)
-        };
-        matches.then_some((rank, *label))
-    })
+    SPECIAL_ORDER
+        .iter()
+        .enumerate()
+        .find_map(|(rank, (name, use_, label))| {
+            let matches = if name.is_empty() {
+                info.special_use == *use_
+            } else {
+                info.name.eq_ignore_ascii_case(name)
+            };
+            matches.then_some((rank, *label))
+        })
 }
 
 /// The account's folders for the side bar: special ones first, then the rest by name, each
@@ -53,11 +56,20 @@ pub(crate) async fn folders(app: &App, user: &User) -> WebResult<Vec<Folder>> {
         let special = special_rank(&info).map(|(_, label)| label);
         let label = match special {
             Some(label) => label.to_owned(),
-            None => info.name.rsplit('/').next().unwrap_or(&info.name).to_owned(),
+            None => info
+                .name
+                .rsplit('/')
+                .next()
+                .unwrap_or(&info.name)
+                .to_owned(),
         };
         folders.push(Folder {
             id: info.id.0,
-            depth: if special.is_some() { 0 } else { info.name.matches('/').count() },
+            depth: if special.is_some() {
+                0
+            } else {
+                info.name.matches('/').count()
+            },
             name: info.name,
             label,
             unseen: status.unseen,
@@ -101,10 +113,16 @@ impl Fields {
         Fields(form_urlencoded::parse(body).into_owned().collect())
     }
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     /// Checks the CSRF token first: every state-changing form carries one.
     pub fn checked(body: &Bytes, user: &User) -> WebResult<Fields> {
@@ -146,7 +164,12 @@ pub(crate) fn short_date(unix: i64, now: i64) -> String {
     } else if date.year() == today.year() {
         format!("{} {}", date.day(), &format!("{}", date.month())[..3])
     } else {
-        format!("{} {} {}", date.day(), &format!("{}", date.month())[..3], date.year())
+        format!(
+            "{} {} {}",
+            date.day(),
+            &format!("{}", date.month())[..3],
+            date.year()
+        )
     }
 }
 
@@ -199,7 +222,10 @@ mod tests {
 
     #[test]
     fn only_local_return_paths() {
-        assert_eq!(safe_return(Some("/folder/3?page=2"), "/"), "/folder/3?page=2");
+        assert_eq!(
+            safe_return(Some("/folder/3?page=2"), "/"),
+            "/folder/3?page=2"
+        );
         assert_eq!(safe_return(Some("//evil.example/"), "/"), "/");
         assert_eq!(safe_return(Some("https://evil.example/"), "/"), "/");
         assert_eq!(safe_return(Some("/\\evil.example"), "/"), "/");

@@ -3,10 +3,10 @@
 
 use super::mailbox::row;
 use super::{nav, now};
+use crate::App;
 use crate::error::WebResult;
 use crate::session::User;
 use crate::templates::SearchPage;
-use crate::App;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
@@ -31,7 +31,12 @@ pub(crate) async fn results(
     user: User,
     Query(query): Query<SearchQuery>,
 ) -> WebResult<Response> {
-    let text: String = query.q.unwrap_or_default().chars().take(MAX_QUERY).collect();
+    let text: String = query
+        .q
+        .unwrap_or_default()
+        .chars()
+        .take(MAX_QUERY)
+        .collect();
     let field_name = query.field.unwrap_or_else(|| "all".into());
     let field = match field_name.as_str() {
         "from" => SearchField::From,
@@ -69,7 +74,11 @@ pub(crate) async fn results(
     for hit in hits.iter().take(MAX_RESULTS) {
         by_mailbox.entry(hit.mailbox).or_default().push(hit.uid);
     }
-    let labels: HashMap<i64, String> = nav.folders.iter().map(|f| (f.id, f.label.clone())).collect();
+    let labels: HashMap<i64, String> = nav
+        .folders
+        .iter()
+        .map(|f| (f.id, f.label.clone()))
+        .collect();
     let now = now();
     let mut rows = Vec::new();
     for (mailbox, uids) in by_mailbox {

@@ -2,10 +2,10 @@
 //! bar, and the mail client set-up page.
 
 use super::{Fields, human_size, nav};
+use crate::App;
 use crate::error::{WebError, WebResult};
 use crate::session::User;
 use crate::templates::{ServerLine, SettingsPage, SetupPage};
-use crate::App;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -43,8 +43,14 @@ async fn settings_page(
     let quota = store.quota(user.account).await?;
     Ok(SettingsPage {
         nav: nav(app, user, None).await?,
-        display_name: store.account_setting(user.account, DISPLAY_NAME).await?.unwrap_or_default(),
-        signature: store.account_setting(user.account, SIGNATURE).await?.unwrap_or_default(),
+        display_name: store
+            .account_setting(user.account, DISPLAY_NAME)
+            .await?
+            .unwrap_or_default(),
+        signature: store
+            .account_setting(user.account, SIGNATURE)
+            .await?
+            .unwrap_or_default(),
         account_used: human_size(quota.account_used),
         account_limit: quota.account_limit.map(human_size),
         account_percent: percent(quota.account_used, quota.account_limit),
@@ -78,14 +84,25 @@ pub(crate) async fn save(State(app): State<App>, user: User, body: Bytes) -> Web
     // A display name goes into From: no line breaks (header injection).
     let name = clean(fields.get("display_name").unwrap_or(""), MAX_DISPLAY_NAME)
         .map(|n| n.chars().filter(|c| !c.is_control()).collect::<String>());
-    let signature = clean(&fields.get("signature").unwrap_or("").replace("\r\n", "\n"), MAX_SIGNATURE);
+    let signature = clean(
+        &fields.get("signature").unwrap_or("").replace("\r\n", "\n"),
+        MAX_SIGNATURE,
+    );
     let store = &app.config.store;
-    store.set_account_setting(user.account, DISPLAY_NAME, name.as_deref()).await?;
-    store.set_account_setting(user.account, SIGNATURE, signature.as_deref()).await?;
+    store
+        .set_account_setting(user.account, DISPLAY_NAME, name.as_deref())
+        .await?;
+    store
+        .set_account_setting(user.account, SIGNATURE, signature.as_deref())
+        .await?;
     Ok(Redirect::to("/settings?notice=saved").into_response())
 }
 
-pub(crate) async fn password(State(app): State<App>, user: User, body: Bytes) -> WebResult<Response> {
+pub(crate) async fn password(
+    State(app): State<App>,
+    user: User,
+    body: Bytes,
+) -> WebResult<Response> {
     let fields = Fields::checked(&body, &user)?;
     let old = fields.get("old").unwrap_or("");
     let new = fields.get("new").unwrap_or("");
@@ -96,10 +113,17 @@ pub(crate) async fn password(State(app): State<App>, user: User, body: Bytes) ->
         refuse("The new password must have at least 8 characters.")?
     } else {
         // The old password goes through the one login path: throttled like any login.
-        match app.config.auth.login(&user.email, old, user.conn.peer.ip()).await {
+        match app
+            .config
+            .auth
+            .login(&user.email, old, user.conn.peer.ip())
+            .await
+        {
             Ok(_) => None,
             Err(LoginError::Failed) => refuse("The current password is wrong.")?,
-            Err(LoginError::Throttled { .. }) => refuse("Too many failed attempts; try again later.")?,
+            Err(LoginError::Throttled { .. }) => {
+                refuse("Too many failed attempts; try again later.")?
+            }
             Err(LoginError::Store(e)) => return Err(WebError::Store(e)),
         }
     };
@@ -112,7 +136,10 @@ pub(crate) async fn password(State(app): State<App>, user: User, body: Bytes) ->
         .await
         .map_err(|e| WebError::BadRequest(e.to_string()))?
         .map_err(|e| WebError::BadRequest(e.to_string()))?;
-    app.config.store.set_password_hash(&user.email, &hash).await?;
+    app.config
+        .store
+        .set_password_hash(&user.email, &hash)
+        .await?;
     // Whoever else was logged in with the old password is logged out.
     app.sessions.remove_others(user.account, &user.token);
     tracing::info!(user = %user.email, "password changed in webmail");
