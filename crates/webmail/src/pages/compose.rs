@@ -211,6 +211,17 @@ pub(crate) async fn form(
             }
         }
     }
+    // The signature from the settings, under the cursor and above any quote (RFC 3676 §4.3
+    // "-- " delimiter); a reopened draft already has it.
+    if mode != "draft"
+        && let Some(signature) = app
+            .config
+            .store
+            .account_setting(user.account, super::settings::SIGNATURE)
+            .await?
+    {
+        page.body = format!("\n\n-- \n{signature}{}", page.body);
+    }
     Ok(Html(page.render()?).into_response())
 }
 
