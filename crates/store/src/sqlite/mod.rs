@@ -146,6 +146,20 @@ impl SqliteStore {
         self.engine.read(f).await
     }
 
+    /// A read of one mailbox's data, after checking that it belongs to `account`.
+    async fn read_owned<R, F>(&self, account: AccountId, mailbox: MailboxId, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        self.engine
+            .read(move |c| {
+                mailboxes::owned(c, account, mailbox)?;
+                f(c)
+            })
+            .await
+    }
+
     async fn write<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
@@ -462,15 +476,13 @@ impl Store for SqliteStore {
         blob: &BlobId,
     ) -> Result<bool> {
         let blob = blob.clone();
-        self.read(move |c| {
-            mailboxes::owned(c, account, mailbox)?;
+        self.read_owned(account, mailbox, move |c| {
             messages::contains_blob(c, mailbox, &blob)
         })
         .await
     }
     async fn messages(&self, account: AccountId, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
-        self.read(move |c| {
-            mailboxes::owned(c, account, mailbox)?;
+        self.read_owned(account, mailbox, move |c| {
             messages::load_meta(c, mailbox, None)
         })
         .await
@@ -481,8 +493,7 @@ impl Store for SqliteStore {
         mailbox: MailboxId,
         modseq: u64,
     ) -> Result<Vec<MessageMeta>> {
-        self.read(move |c| {
-            mailboxes::owned(c, account, mailbox)?;
+        self.read_owned(account, mailbox, move |c| {
             messages::load_meta(c, mailbox, Some(modseq))
         })
         .await
@@ -493,8 +504,7 @@ impl Store for SqliteStore {
         mailbox: MailboxId,
         modseq: u64,
     ) -> Result<Vec<u32>> {
-        self.read(move |c| {
-            mailboxes::owned(c, account, mailbox)?;
+        self.read_owned(account, mailbox, move |c| {
             messages::vanished_since(c, mailbox, modseq)
         })
         .await
@@ -506,8 +516,7 @@ impl Store for SqliteStore {
         uids: &[u32],
     ) -> Result<Vec<MessageSummary>> {
         let uids = uids.to_vec();
-        self.read(move |c| {
-            mailboxes::owned(c, account, mailbox)?;
+        self.read_owned(account, mailbox, move |c| {
             messages::summaries(c, mailbox, &uids)
         })
         .await

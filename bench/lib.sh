@@ -1,0 +1,82 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # variables are used by the scripts that source this file
+# Shared settings for the bench/ scripts. Source it; it defines paths and helpers only.
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
+# Everything the reference servers and the benchmarks write lives here (gitignored).
+WORK="${BENCH_WORK:-$BENCH_DIR/work}"
+RUN_DIR="$WORK/run"          # pid files of what reference.sh started
+CACHE_DIR="$WORK/cache"      # generated mail, kept between runs
+
+# The unprivileged account that owns and runs the private Dovecot (created on demand).
+BENCH_USER="${BENCH_USER:-ternbench}"
+BENCH_DOMAIN="bench.test"
+BENCH_PASSWORD="benchpass"
+
+# Non-standard loopback ports, so nothing collides with a real mail server (25/110/143)
+# nor with Tern's own defaults (2525/2110/2143).
+DOVECOT_IMAP_PORT=3143
+DOVECOT_POP3_PORT=3110
+DOVECOT_LMTP_PORT=3024
+POSTFIX_SMTP_PORT=3025
+
+DOVECOT_DIR="$WORK/dovecot"
+DOVECOT_CONF="$DOVECOT_DIR/dovecot.conf"
+DOVECOT_USERS="$DOVECOT_DIR/users"
+POSTFIX_DIR="$WORK/postfix"
+POSTFIX_CONF="$POSTFIX_DIR/etc"
+
+# Tern: the binary under test and the data dir the serve-based benchmarks share.
+TERN_BIN="${TERN_BIN:-$REPO_DIR/target/release/tern}"
+TERN_DATA="$WORK/tern-data"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+
+# Install Debian packages once per machine; `apt-get update` at most once per script run.
+APT_UPDATED=0
+apt_install() {
+    if [[ $APT_UPDATED -eq 0 ]]; then
+        apt-get update -qq >/dev/null
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
+}
+
+ensure_time() {
+    [[ -x /usr/bin/time ]] || { log "installing GNU time"; apt_install time; }
+}
+
+# The Tern binary, built in release mode when missing (never gated on: benchmarks only).
+ensure_tern() {
+    if [[ ! -x "$TERN_BIN" ]]; then
+        log "building Tern (release): $TERN_BIN missing"
+        (cd "$REPO_DIR" && cargo build --release -p tern) >&2
+    fi
+    [[ -x "$TERN_BIN" ]] || die "no Tern binary at $TERN_BIN"
+}
+
+tern() { "$TERN_BIN" "$@"; }
+
+# Wall-clock seconds with nanoseconds, for timing a command.
+now() { date +%s.%N; }
+
+# Peak RSS in MB from a `/usr/bin/time -v -o FILE` report.
+peak_rss_mb() {
+    awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$1"
+}
+
+# Resident memory of one process in kB (VmRSS) and its proportional share (Pss), which
+# does not double-count pages shared between processes (libraries, a forked master's).
+proc_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+proc_pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+
+# A pid and all its descendants.
+proc_tree() {
+    local pid=$1 child
+    echo "$pid"
+    for child in $(pgrep -P "$pid" || true); do
+        proc_tree "$child"
+    done
+}
