@@ -295,3 +295,42 @@ def test_bad_addresses_are_refused_with_the_field_named(tern, tmp_path):
     assert response.status == 422
     assert "To: &#34;not an address&#34; is not a valid email address." in response.text or \
         "is not a valid email address" in response.text
+
+
+def test_settings_give_the_display_name_and_signature_and_show_the_quota(tern, tmp_path):
+    tern.add_user(ALICE, PASSWORD, quota="10M")
+    tern.add_user(BOB, PASSWORD)
+    client = logged_in(tern)
+    page = client.get("/settings")
+    assert 'id="quota-account"' in page.text and "of 10 MB" in page.text
+    response = client.post("/settings", {"csrf": page.csrf(), "display_name": "Alice Liddell",
+                                         "signature": "Alice\nWonderland Ltd"})
+    assert response.status == 303
+    compose = client.get("/compose")
+    assert "\n\n-- \nAlice\nWonderland Ltd</textarea>" in compose.text
+    response = client.post_multipart("/compose", [("csrf", compose.csrf()), ("to", BOB),
+                                                  ("subject", "signed"), ("body", "hi"),
+                                                  ("intent", "send")])
+    assert response.status == 303
+    bob = logged_in(tern, BOB)
+    inbox = bob.folder_ids()["Inbox"]
+    source = bob.get(f"/message/{inbox}/{bob.uids(inbox)[0]}/source").text
+    assert '"Alice Liddell" <alice@example.test>' in source or \
+        "Alice Liddell <alice@example.test>" in source
+
+
+def test_password_change_needs_the_old_password(tern, tmp_path):
+    tern.add_user(ALICE, PASSWORD)
+    client = logged_in(tern)
+    other_session = logged_in(tern)
+    token = client.get("/settings").csrf()
+    response = client.post("/settings/password", {"csrf": token, "old": "wrong", "new": "new-secret-1",
+                                                  "again": "new-secret-1"})
+    assert response.status == 422 and "The current password is wrong." in response.text
+    response = client.post("/settings/password", {"csrf": token, "old": PASSWORD,
+                                                  "new": "new-secret-1", "again": "new-secret-1"})
+    assert response.status == 303
+    # The other session ends; the new password works, the old one no longer does.
+    assert other_session.get("/").location() == "/login"
+    assert WebClient(tern).login(ALICE, PASSWORD).status == 401
+    assert WebClient(tern).login(ALICE, "new-secret-1").status == 303

@@ -13,8 +13,14 @@ pub(crate) const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-
      base-uri 'none'; frame-ancestors 'none'";
 
 pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // W3C Server Timing: how long the handler took (what the benchmark reports).
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={millis:.2}")) {
+        headers.insert("server-timing", value);
+    }
     headers
         .entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(PAGE_CSP));

@@ -469,9 +469,14 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
 
     let domain = user.email.rsplit_once('@').map_or("localhost", |(_, d)| d);
     let message_id = format!("{}@{domain}", crate::session::random_token());
+    let display_name = app
+        .config
+        .store
+        .account_setting(user.account, super::settings::DISPLAY_NAME)
+        .await?;
     let mut builder = MessageBuilder::new()
         .from(BuilderAddress::new_address(
-            None::<String>,
+            display_name,
             user.email.clone(),
         ))
         .subject(posted.get("subject").to_owned())
