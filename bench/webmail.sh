@@ -21,13 +21,7 @@ user="user1@$BENCH_DOMAIN"
 ensure_tern
 mkdir -p "$CACHE_DIR" "$WORK/results"
 
-gen_hash=$(sha256sum "$BENCH_DIR/genmail.py" | cut -c1-8)
-mbox="$CACHE_DIR/mail-$count-$gen_hash.mbox"
-if [[ ! -s $mbox ]]; then
-    log "generating $count messages into $mbox"
-    python3 "$BENCH_DIR/genmail.py" --count "$count" --out "$mbox" --format mbox \
-        --to "$user" --stats "$mbox.stats.json" 2>/dev/null
-fi
+mbox=$(generated_mbox "$count" "$user")
 
 data="$WORK/webmail-data"
 rm -rf "$data"

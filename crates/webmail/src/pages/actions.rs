@@ -8,7 +8,7 @@ use crate::session::User;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use tern_store::{FlagChange, FlagOp, Flags, MailboxId, SpecialUse};
+use tern_store::{FlagOp, Flags, MailboxId, SpecialUse};
 
 /// More UIDs than a page can show are never sent by our forms.
 const MAX_SELECTED: usize = 1000;
@@ -33,12 +33,7 @@ pub(crate) async fn apply(
     if uids.is_empty() {
         return Ok(Redirect::to(&back).into_response());
     }
-    let flag = |op, flags| FlagChange {
-        op,
-        flags,
-        keywords: Vec::new(),
-        unchanged_since: None,
-    };
+    let flag = super::flag_change;
     match fields.get("action").unwrap_or("") {
         "read" => {
             store

@@ -21,7 +21,7 @@ use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address as BuilderAddress;
 use mail_parser::HeaderName;
 use serde::Deserialize;
-use tern_store::{AppendTarget, FlagChange, FlagOp, Flags, MailboxId, SpecialUse};
+use tern_store::{AppendTarget, FlagOp, Flags, MailboxId, SpecialUse};
 
 /// More recipients than this in one message is not everyday mail.
 const MAX_RECIPIENTS: usize = 100;
@@ -576,12 +576,7 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
                 user.account,
                 mailbox,
                 &[uid],
-                FlagChange {
-                    op: FlagOp::Add,
-                    flags: Flags::ANSWERED,
-                    keywords: Vec::new(),
-                    unchanged_since: None,
-                },
+                super::flag_change(FlagOp::Add, Flags::ANSWERED),
             )
             .await;
     }

@@ -15,7 +15,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
-use tern_store::{FlagChange, FlagOp, Flags, MailboxId, MessageSummary, SpecialUse};
+use tern_store::{FlagOp, Flags, MailboxId, MessageSummary, SpecialUse};
 
 /// The message body frame's policy: no script at all, inline styles, images only inline
 /// (`data:` URLs we made from cid parts; ammonia drops the mail's own) unless the user asked for remote ones, never a form or a plugin. `sandbox`
@@ -122,12 +122,7 @@ pub(crate) async fn show(
                 user.account,
                 mailbox,
                 &[uid],
-                FlagChange {
-                    op: FlagOp::Add,
-                    flags: Flags::SEEN,
-                    keywords: Vec::new(),
-                    unchanged_since: None,
-                },
+                super::flag_change(FlagOp::Add, Flags::SEEN),
             )
             .await?;
     }

@@ -16,7 +16,7 @@ use crate::error::{WebError, WebResult};
 use crate::session::User;
 use crate::templates::{Folder, Nav};
 use axum::body::Bytes;
-use tern_store::{MailboxId, MailboxInfo, SpecialUse};
+use tern_store::{FlagChange, FlagOp, Flags, MailboxId, MailboxInfo, SpecialUse};
 
 /// Special folders come first, in this order, under their own names.
 const SPECIAL_ORDER: [(&str, Option<SpecialUse>, &str); 5] = [
@@ -103,6 +103,16 @@ pub(crate) async fn special_mailbox(
         .await?
         .into_iter()
         .find(|m| m.special_use == Some(use_)))
+}
+
+/// A system-flag change with no keywords and no CONDSTORE condition.
+pub(crate) fn flag_change(op: FlagOp, flags: Flags) -> FlagChange {
+    FlagChange {
+        op,
+        flags,
+        keywords: Vec::new(),
+        unchanged_since: None,
+    }
 }
 
 /// An urlencoded form as name/value pairs (repeated names kept, as checkboxes send them).
