@@ -132,6 +132,16 @@ pub trait Store: Send + Sync {
         mailbox: MailboxId,
         modseq: u64,
     ) -> Result<Vec<u32>>;
+    /// One page of a mailbox's UIDs in the given order: `limit` UIDs after skipping `offset`
+    /// (the webmail's message list, without loading the whole mailbox).
+    async fn list_uids(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        order: ListOrder,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<u32>>;
     /// Summaries of the given UIDs (those that exist), in UID order.
     async fn summaries(
         &self,

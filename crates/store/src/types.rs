@@ -338,3 +338,22 @@ pub struct SearchHit {
     pub mailbox: MailboxId,
     pub uid: u32,
 }
+
+/// What a message list is sorted by (the webmail's list; IMAP SORT, RFC 5256, could share it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKey {
+    /// INTERNALDATE (arrival).
+    Date,
+    Size,
+    /// The decoded subject, ignoring case.
+    Subject,
+    /// The first sender's decoded display name (or address), ignoring case.
+    From,
+}
+
+/// A sort order for [`crate::Store::list_uids`]; ties go by UID in the same direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListOrder {
+    pub key: ListKey,
+    pub descending: bool,
+}

@@ -2,6 +2,7 @@
 
 mod admin;
 mod engine;
+mod listing;
 mod mailboxes;
 mod messages;
 mod schema;
@@ -509,6 +510,21 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn list_uids(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        order: ListOrder,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<u32>> {
+        self.read(move |c| {
+            mailboxes::owned(c, account, mailbox)?;
+            listing::list_uids(c, mailbox, order, offset, limit)
+        })
+        .await
+    }
+
     async fn summaries(
         &self,
         account: AccountId,

@@ -111,8 +111,8 @@ CREATE TRIGGER message_removed AFTER DELETE ON messages BEGIN
 END;
 "#;
 
-/// Version 2: the text of each blob for search (webmail, IMAP SEARCH), and per-account
-/// settings (webmail display name and signature).
+/// Version 2: the text of each blob for search (webmail, IMAP SEARCH), an index for listing a
+/// mailbox by date, and per-account settings (webmail display name and signature).
 const V2: &str = r#"
 -- One row per blob (rowid = blobs.id). The trigram tokenizer lets LIKE '%text%' use the
 -- index: substring search as IMAP SEARCH (RFC 9051 §6.4.4) and users expect.
@@ -123,6 +123,9 @@ CREATE VIRTUAL TABLE blob_text USING fts5(
 CREATE TRIGGER blob_text_removed AFTER DELETE ON blobs BEGIN
     DELETE FROM blob_text WHERE rowid = OLD.id;
 END;
+
+-- The webmail's message list: a page of a mailbox by date without sorting it all.
+CREATE INDEX messages_date ON messages(mailbox_id, internal_date);
 
 CREATE TABLE account_settings (
     account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,

@@ -933,3 +933,68 @@ async fn a_version_1_store_gets_its_messages_indexed_at_open() {
         .unwrap();
     assert_eq!(hits.len(), 1);
 }
+
+#[tokio::test]
+async fn list_uids_pages_a_mailbox_in_each_order() {
+    let f = fixture();
+    let a = account(&f.store, "a@example.test").await;
+    let b = account(&f.store, "b@example.test").await;
+    let inbox_a = inbox(&f.store, a).await;
+    // (date, from, subject, body length) → UIDs 1, 2, 3
+    for (date, from, subject, body) in [
+        (300, "Carol", "apples", 10),
+        (100, "alice", "Cherries", 30),
+        (200, "Bob", "bananas", 20),
+    ] {
+        let raw = format!(
+            "From: {from} <x@example.test>\r\nSubject: {subject}\r\n\r\n{}\r\n",
+            "x".repeat(body)
+        );
+        f.store
+            .append(Bytes::from(raw), date, vec![target(a, inbox_a)])
+            .await
+            .unwrap();
+    }
+    let list = |key, descending, offset, limit| {
+        f.store
+            .list_uids(a, inbox_a, ListOrder { key, descending }, offset, limit)
+    };
+    assert_eq!(
+        list(ListKey::Date, true, 0, 50).await.unwrap(),
+        vec![1, 3, 2]
+    );
+    assert_eq!(
+        list(ListKey::Date, false, 0, 50).await.unwrap(),
+        vec![2, 3, 1]
+    );
+    assert_eq!(list(ListKey::Date, true, 1, 1).await.unwrap(), vec![3]);
+    assert_eq!(
+        list(ListKey::Size, true, 0, 50).await.unwrap(),
+        vec![2, 3, 1]
+    );
+    assert_eq!(
+        list(ListKey::Subject, false, 0, 50).await.unwrap(),
+        vec![1, 3, 2]
+    );
+    assert_eq!(
+        list(ListKey::From, false, 0, 50).await.unwrap(),
+        vec![2, 3, 1]
+    );
+    assert!(list(ListKey::Date, true, 5, 50).await.unwrap().is_empty());
+    // Another account's mailbox is refused.
+    assert!(
+        f.store
+            .list_uids(
+                b,
+                inbox_a,
+                ListOrder {
+                    key: ListKey::Date,
+                    descending: true
+                },
+                0,
+                50
+            )
+            .await
+            .is_err()
+    );
+}
