@@ -334,3 +334,26 @@ def test_password_change_needs_the_old_password(tern, tmp_path):
     assert other_session.get("/").location() == "/login"
     assert WebClient(tern).login(ALICE, PASSWORD).status == 401
     assert WebClient(tern).login(ALICE, "new-secret-1").status == 303
+
+
+def test_the_list_pages_by_fifty_newest_first_and_sorts(tern, tmp_path):
+    tern.add_user(ALICE, PASSWORD)
+    messages = [(f"From: sender{i:02d}@example.net\nTo: {ALICE}\nSubject: number {59 - i:02d}\n"
+                 f"Date: Mon, 02 Oct 2023 10:{i:02d}:00 +0000\n\n" + "x" * i + "\n").encode()
+                for i in range(60)]
+    import_messages(tern, tmp_path, ALICE, messages)
+    client = logged_in(tern)
+    inbox = client.folder_ids()["Inbox"]
+    subjects = lambda path: re.findall(r'<a href="/message/\d+/\d+">([^<]+)</a>',
+                                       client.get(path).text)
+    first = client.get(f"/folder/{inbox}")
+    assert "Page 1 of 2" in first.text and 'rel="next"' in first.text
+    assert len(client.uids(inbox)) == 50
+    second = subjects(f"/folder/{inbox}?page=2")
+    assert len(second) == 10
+    # Imported in order, so the last imported (the newest arrival) comes first.
+    assert client.uids(inbox)[0] == 60
+    assert subjects(f"/folder/{inbox}?sort=subject")[:3] == ["number 00", "number 01", "number 02"]
+    assert subjects(f"/folder/{inbox}?sort=subject&order=desc")[:2] == ["number 59", "number 58"]
+    assert subjects(f"/folder/{inbox}?sort=size")[0] == "number 00"  # the longest body
+    assert subjects(f"/folder/{inbox}?sort=from&order=asc&page=2")[-1] == "number 00"

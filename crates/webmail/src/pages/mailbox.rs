@@ -9,8 +9,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::cmp::Ordering;
-use tern_store::{Flags, MailboxId, MessageMeta, MessageSummary, SpecialUse};
+use tern_store::{Flags, ListKey, ListOrder, MailboxId, MessageSummary, SpecialUse};
 
 pub(crate) const PAGE_SIZE: usize = 50;
 
@@ -41,6 +40,14 @@ impl SortKey {
             _ => SortKey::Date,
         }
     }
+    fn list_key(self) -> ListKey {
+        match self {
+            SortKey::Date => ListKey::Date,
+            SortKey::From => ListKey::From,
+            SortKey::Subject => ListKey::Subject,
+            SortKey::Size => ListKey::Size,
+        }
+    }
     fn name(self) -> &'static str {
         match self {
             SortKey::Date => "date",
@@ -55,7 +62,7 @@ impl SortKey {
 pub(crate) struct ListQuery {
     page: Option<usize>,
     sort: Option<String>,
-    /// "asc" for oldest / smallest / A first; newest first otherwise.
+    /// "asc" or "desc"; absent: the key's natural order.
     order: Option<String>,
     notice: Option<String>,
 }
@@ -85,41 +92,33 @@ pub(crate) async fn list(
     // The store refuses a mailbox of another account with NotFound (lib.rs: Store).
     let info = store.mailbox_by_id(user.account, mailbox).await?;
     let sort = SortKey::parse(query.sort.as_deref().unwrap_or("date"));
-    let ascending = query.order.as_deref() == Some("asc");
-    let mut metas = store.messages(user.account, mailbox).await?;
-    let total = metas.len();
+    // Newest and largest first; senders and subjects A to Z.
+    let natural_descending = matches!(sort, SortKey::Date | SortKey::Size);
+    let descending = match query.order.as_deref() {
+        Some("asc") => false,
+        Some("desc") => true,
+        _ => natural_descending,
+    };
+    let total = usize::try_from(store.mailbox_status(user.account, mailbox).await?.messages)
+        .unwrap_or(usize::MAX);
     let pages = total.div_ceil(PAGE_SIZE).max(1);
     let page = query.page.unwrap_or(1).clamp(1, pages);
-    let start = (page - 1) * PAGE_SIZE;
-
-    let shown: Vec<MessageSummary> = match sort {
-        SortKey::Date | SortKey::Size => {
-            metas.sort_by(|a, b| order_meta(sort, a, b));
-            if !ascending {
-                metas.reverse();
-            }
-            let uids: Vec<u32> = metas
-                .iter()
-                .skip(start)
-                .take(PAGE_SIZE)
-                .map(|m| m.uid)
-                .collect();
-            let mut summaries = store.summaries(user.account, mailbox, &uids).await?;
-            // Summaries come back in UID order; put them back in the page's order.
-            summaries.sort_by_key(|s| uids.iter().position(|u| *u == s.meta.uid));
-            summaries
-        }
-        SortKey::From | SortKey::Subject => {
-            // Sorting by header needs every summary; fine for the folders people sort so.
-            let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
-            let mut all = store.summaries(user.account, mailbox, &uids).await?;
-            all.sort_by(|a, b| order_summary(sort, a, b));
-            if !ascending {
-                all.reverse();
-            }
-            all.into_iter().skip(start).take(PAGE_SIZE).collect()
-        }
+    let order = ListOrder {
+        key: sort.list_key(),
+        descending,
     };
+    let uids = store
+        .list_uids(
+            user.account,
+            mailbox,
+            order,
+            (page - 1) * PAGE_SIZE,
+            PAGE_SIZE,
+        )
+        .await?;
+    let mut shown = store.summaries(user.account, mailbox, &uids).await?;
+    // Summaries come back in UID order; put them back in the page's order.
+    shown.sort_by_key(|s| uids.iter().position(|u| *u == s.meta.uid));
     let now = now();
     let rows = shown
         .iter()
@@ -131,8 +130,12 @@ pub(crate) async fn list(
         if sort != SortKey::Date {
             href.push_str(&format!("&sort={}", sort.name()));
         }
-        if ascending {
-            href.push_str("&order=asc");
+        if descending != natural_descending {
+            href.push_str(if descending {
+                "&order=desc"
+            } else {
+                "&order=asc"
+            });
         }
         href
     };
@@ -146,19 +149,21 @@ pub(crate) async fn list(
     .map(|(key, label)| {
         let active = key == sort;
         // Clicking the active key flips the order; a new key starts at its natural order.
-        let flip_to_asc = active && !ascending;
+        let flip = if !active {
+            ""
+        } else if descending {
+            "&order=asc"
+        } else {
+            "&order=desc"
+        };
         SortLink {
             label,
-            href: format!(
-                "{base}?sort={}{}",
-                key.name(),
-                if flip_to_asc { "&order=asc" } else { "" }
-            ),
+            href: format!("{base}?sort={}{flip}", key.name()),
             active,
-            arrow: match (active, ascending) {
+            arrow: match (active, descending) {
                 (false, _) => "",
-                (true, false) => " ↓",
-                (true, true) => " ↑",
+                (true, true) => " ↓",
+                (true, false) => " ↑",
             },
         }
     })
@@ -186,33 +191,6 @@ pub(crate) async fn list(
         notice: notice_text(query.notice.as_deref()),
     };
     Ok(Html(page_data.render()?).into_response())
-}
-
-fn order_meta(sort: SortKey, a: &MessageMeta, b: &MessageMeta) -> Ordering {
-    let key = match sort {
-        SortKey::Size => a.size.cmp(&b.size),
-        _ => a.internal_date.cmp(&b.internal_date),
-    };
-    key.then(a.uid.cmp(&b.uid))
-}
-
-fn order_summary(sort: SortKey, a: &MessageSummary, b: &MessageSummary) -> Ordering {
-    let key = match sort {
-        SortKey::From => a
-            .summary
-            .from_display
-            .to_lowercase()
-            .cmp(&b.summary.from_display.to_lowercase()),
-        _ => a
-            .summary
-            .subject
-            .to_lowercase()
-            .cmp(&b.summary.subject.to_lowercase()),
-    };
-    // Reversed below for "newest first"; ties in date order keep that consistent.
-    key.reverse()
-        .then(a.meta.internal_date.cmp(&b.meta.internal_date))
-        .then(a.meta.uid.cmp(&b.meta.uid))
 }
 
 pub(crate) fn row(mailbox: MailboxId, s: &MessageSummary, now: i64, folder_label: String) -> Row {
