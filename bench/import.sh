@@ -28,14 +28,7 @@ if ! grep -q "^$user:" "$DOVECOT_USERS" 2>/dev/null; then
     SKIP_TERN=1 "$BENCH_DIR/users.sh" 1
 fi
 
-# The cache key includes the generator's hash: a changed genmail.py makes a new file.
-gen_hash=$(sha256sum "$BENCH_DIR/genmail.py" | cut -c1-8)
-mbox="$CACHE_DIR/mail-$count-$gen_hash.mbox"
-if [[ ! -s $mbox ]]; then
-    log "generating $count messages into $mbox"
-    python3 "$BENCH_DIR/genmail.py" --count "$count" --out "$mbox" --format mbox \
-        --to "$user" --stats "$mbox.stats.json" 2>/dev/null
-fi
+mbox=$(generated_mbox "$count" "$user")
 # Dovecot's import runs as $BENCH_USER and must be able to read the file.
 chmod a+r "$mbox"
 mbox_mb=$(du -m "$mbox" | cut -f1)

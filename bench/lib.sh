@@ -76,6 +76,20 @@ start_tern_serve() {
     die "tern serve wrote no listening.json in 30 s"
 }
 
+# Prints the path of the cached N-message mbox for USER, generating it when missing. The cache
+# key includes the generator's hash: a changed genmail.py makes a new file.
+generated_mbox() {
+    local count=$1 user=$2 gen_hash mbox
+    gen_hash=$(sha256sum "$BENCH_DIR/genmail.py" | cut -c1-8)
+    mbox="$CACHE_DIR/mail-$count-$gen_hash.mbox"
+    if [[ ! -s $mbox ]]; then
+        log "generating $count messages into $mbox"
+        python3 "$BENCH_DIR/genmail.py" --count "$count" --out "$mbox" --format mbox \
+            --to "$user" --stats "$mbox.stats.json" 2>/dev/null
+    fi
+    printf '%s\n' "$mbox"
+}
+
 # Wall-clock seconds with nanoseconds, for timing a command.
 now() { date +%s.%N; }
 

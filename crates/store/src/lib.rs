@@ -134,6 +134,16 @@ pub trait Store: Send + Sync {
         mailbox: MailboxId,
         modseq: u64,
     ) -> Result<Vec<u32>>;
+    /// One page of a mailbox's UIDs in the given order: `limit` UIDs after skipping `offset`
+    /// (the webmail's message list, without loading the whole mailbox).
+    async fn list_uids(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        order: ListOrder,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<u32>>;
     /// Summaries of the given UIDs (those that exist), in UID order.
     async fn summaries(
         &self,
@@ -183,6 +193,26 @@ pub trait Store: Send + Sync {
         uids: &[u32],
     ) -> Result<Vec<u32>>;
     async fn quota(&self, account: AccountId) -> Result<QuotaUsage>;
+    /// Messages of the account whose text matches, in `mailbox` or in all the account's
+    /// mailboxes, newest first (by INTERNALDATE), at most `limit`.
+    async fn search_text(
+        &self,
+        account: AccountId,
+        mailbox: Option<MailboxId>,
+        query: &TextSearch,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>>;
+
+    // --- per-account settings ---------------------------------------------------------------
+    /// A named setting of the account (webmail display name, signature...), if set.
+    async fn account_setting(&self, account: AccountId, key: &str) -> Result<Option<String>>;
+    /// Sets (or with None removes) a named setting of the account.
+    async fn set_account_setting(
+        &self,
+        account: AccountId,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()>;
 
     // --- outbound queue ---------------------------------------------------------------------
     /// Stores `raw` once and queues it for its recipients, durably, before returning.

@@ -312,3 +312,48 @@ pub enum BatchOutcome {
     Duplicate,
     Failed(crate::StoreError),
 }
+
+/// Which part of a message a text search looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchField {
+    /// Subject, From, To, Cc and the text of the body.
+    Any,
+    From,
+    /// To and Cc.
+    To,
+    Subject,
+    Body,
+}
+
+/// A text search: every word of `text` must occur (as a substring, ignoring ASCII case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextSearch {
+    pub field: SearchField,
+    pub text: String,
+}
+
+/// A message found by a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchHit {
+    pub mailbox: MailboxId,
+    pub uid: u32,
+}
+
+/// What a message list is sorted by (the webmail's list; IMAP SORT, RFC 5256, could share it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKey {
+    /// INTERNALDATE (arrival).
+    Date,
+    Size,
+    /// The decoded subject, ignoring case.
+    Subject,
+    /// The first sender's decoded display name (or address), ignoring case.
+    From,
+}
+
+/// A sort order for [`crate::Store::list_uids`]; ties go by UID in the same direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListOrder {
+    pub key: ListKey,
+    pub descending: bool,
+}

@@ -11,7 +11,7 @@ mod mail_cli;
 mod queue_cli;
 mod serve;
 mod services;
-mod unavailable;
+mod webmail_submit;
 
 use anyhow::{Context, Result};
 use clap::Parser;

@@ -91,10 +91,17 @@ pub async fn run(config: Config, demo: bool) -> Result<()> {
         hostname: Arc::from(config.hostname.as_str()),
         shutdown,
         config: Arc::new(config.clone()),
+        ports: Arc::new(
+            listeners
+                .iter()
+                .map(|l| (l.service(), l.local_addr().port()))
+                .collect(),
+        ),
     };
+    let servers = services::Servers::new(&shared);
     let serving: Vec<_> = listeners
         .into_iter()
-        .map(|listener| services::start(listener, &shared))
+        .map(|listener| services::start(listener, &servers, shared.shutdown.clone()))
         .collect();
     tracing::info!(data_dir = %config.data_dir.display(), "tern is running");
 

@@ -1,6 +1,8 @@
-//! Which code serves which listener. Each protocol crate gets what it needs from [`Shared`];
-//! a service not built yet answers with its protocol's "not available" reply.
+//! Which code serves which listener. [`Servers`] builds each protocol's server once from
+//! [`Shared`] (so the plain and TLS listeners of one protocol share sessions, locks and
+//! settings), and [`start`] hands each listener to its server.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tern_auth::Authenticator;
@@ -23,65 +25,83 @@ pub struct Shared {
     pub shutdown: Shutdown,
     /// Submission and the outbound queue (its worker is started by `serve`).
     pub outbound: Arc<Outbound>,
+    /// The port each service actually listens on (for the webmail's client set-up page).
+    pub ports: Arc<BTreeMap<&'static str, u16>>,
 }
 
-/// One POP3 service for both listeners, so the maildrop locks cover POP3 and POP3S together.
-fn pop3_server(shared: &Shared) -> Arc<tern_pop3::Pop3Server> {
-    static SERVER: std::sync::OnceLock<Arc<tern_pop3::Pop3Server>> = std::sync::OnceLock::new();
-    Arc::clone(SERVER.get_or_init(|| {
-        let pop3 = &shared.config.pop3;
-        let settings = tern_pop3::Settings {
-            hostname: shared.hostname.to_string(),
-            mark_seen_on_retr: pop3.mark_seen_on_retr,
-            // Checked when the configuration was loaded.
-            expire_days: pop3.expire_days().unwrap_or(None),
-            login_delay: Duration::from_secs(pop3.login_delay_secs),
-            idle_timeout: Duration::from_secs(pop3.idle_timeout_secs),
-            tls_handshake_timeout: tern_net::Limits::default().tls_handshake_timeout,
-        };
-        tern_pop3::Pop3Server::new(
-            Arc::clone(&shared.store),
-            Arc::clone(&shared.auth),
-            Some(shared.tls.clone()),
-            settings,
-            shared.shutdown.clone(),
-        )
-    }))
+/// One server per protocol, built once for all its listeners.
+pub struct Servers {
+    pop3: Arc<tern_pop3::Pop3Server>,
+    imap: Arc<tern_imap::ImapConfig>,
+    mx: Arc<SmtpServer>,
+    submission: Arc<SmtpServer>,
+    webmail: tern_webmail::WebmailServer,
+}
+
+impl Servers {
+    pub fn new(shared: &Shared) -> Servers {
+        Servers {
+            pop3: pop3_server(shared),
+            imap: Arc::new(imap_config(shared)),
+            mx: Arc::new(smtp_server(shared, Kind::Mx)),
+            submission: Arc::new(smtp_server(shared, Kind::Submission)),
+            webmail: webmail(shared),
+        }
+    }
 }
 
 /// Starts serving `listener` in its own task.
-pub fn start(listener: Listener, shared: &Shared) -> JoinHandle<()> {
-    let service = listener.service();
-    let shutdown = shared.shutdown.clone();
-    match service {
+pub fn start(listener: Listener, servers: &Servers, shutdown: Shutdown) -> JoinHandle<()> {
+    match listener.service() {
         "pop3" | "pop3s" => {
-            let server = pop3_server(shared);
+            let server = Arc::clone(&servers.pop3);
             tokio::spawn(listener.serve(shutdown, move |conn| Arc::clone(&server).serve(conn)))
         }
         "imap" | "imaps" => {
-            let config = Arc::new(imap_config(shared));
+            let config = Arc::clone(&servers.imap);
             tokio::spawn(listener.serve(shutdown, move |conn| {
                 tern_imap::serve(conn, Arc::clone(&config))
             }))
         }
-        "smtp" | "submission" | "submissions" => {
-            let kind = if service == "smtp" {
-                Kind::Mx
+        service @ ("smtp" | "submission" | "submissions") => {
+            let (server, kind) = if service == "smtp" {
+                (Arc::clone(&servers.mx), Kind::Mx)
             } else {
-                Kind::Submission
+                (Arc::clone(&servers.submission), Kind::Submission)
             };
-            let server = Arc::new(smtp_server(shared, kind));
             tokio::spawn(
                 listener.serve(shutdown, move |conn| Arc::clone(&server).serve(conn, kind)),
             )
         }
+        // "http" | "https", and any service name the config crate adds later.
         _ => {
-            let hostname = Arc::clone(&shared.hostname);
+            let webmail = servers.webmail.clone();
             tokio::spawn(listener.serve(shutdown, move |conn| {
-                crate::unavailable::answer(conn, service, Arc::clone(&hostname))
+                let webmail = webmail.clone();
+                async move { webmail.serve(conn).await }
             }))
         }
     }
+}
+
+fn pop3_server(shared: &Shared) -> Arc<tern_pop3::Pop3Server> {
+    let pop3 = &shared.config.pop3;
+    let settings = tern_pop3::Settings {
+        hostname: shared.hostname.to_string(),
+        mark_seen_on_retr: pop3.mark_seen_on_retr,
+        // Checked when the configuration was loaded.
+        expire_days: pop3.expire_days().unwrap_or(None),
+        login_delay: Duration::from_secs(pop3.login_delay_secs),
+        idle_timeout: Duration::from_secs(pop3.idle_timeout_secs),
+        tls_handshake_timeout: tern_net::Limits::default().tls_handshake_timeout,
+    };
+    tern_pop3::Pop3Server::new(
+        Arc::clone(&shared.store),
+        Arc::clone(&shared.auth),
+        Some(shared.tls.clone()),
+        settings,
+        shared.shutdown.clone(),
+    )
 }
 
 /// The IMAP service's settings, from the shared configuration.
@@ -99,7 +119,7 @@ fn imap_config(shared: &Shared) -> tern_imap::ImapConfig {
         tls: shared.tls.clone(),
         tls_handshake_timeout: tern_net::Limits::default().tls_handshake_timeout,
         shutdown: shared.shutdown.clone(),
-        idle_timeout: std::time::Duration::from_secs(shared.config.limits.idle_timeout_secs),
+        idle_timeout: Duration::from_secs(shared.config.limits.idle_timeout_secs),
         limits,
     }
 }
@@ -128,4 +148,34 @@ fn smtp_server(shared: &Shared, kind: Kind) -> SmtpServer {
         shutdown: shared.shutdown.clone(),
         verifier,
     }
+}
+
+/// Webmail sessions end after this long without a request (Roundcube's default is 10 min;
+/// a little longer, as the live-update stream keeps no session alive by itself).
+const WEBMAIL_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+
+fn webmail(shared: &Shared) -> tern_webmail::WebmailServer {
+    let port = |service: &str| shared.ports.get(service).copied();
+    tern_webmail::WebmailServer::new(tern_webmail::WebmailConfig {
+        store: shared.store.clone(),
+        auth: Arc::clone(&shared.auth),
+        // The same submission path as SMTP submission (DESIGN.md §3).
+        submitter: Arc::new(crate::webmail_submit::QueueSubmitter::new(
+            Arc::clone(&shared.outbound),
+            Arc::clone(&shared.store),
+        )),
+        max_message_size: shared.config.max_message_size().unwrap_or(50 << 20),
+        session_idle: WEBMAIL_SESSION_IDLE,
+        setup: tern_webmail::ClientSetup {
+            hostname: shared.hostname.to_string(),
+            imap: port("imap"),
+            imaps: port("imaps"),
+            pop3: port("pop3"),
+            pop3s: port("pop3s"),
+            submission: port("submission"),
+            submissions: port("submissions"),
+            https: port("https"),
+        },
+        shutdown: shared.shutdown.clone(),
+    })
 }

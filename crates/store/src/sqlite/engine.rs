@@ -70,6 +70,7 @@ impl Engine {
     ) -> Result<Engine> {
         let mut conn = open_connection(&path)?;
         super::schema::migrate(&mut conn)?;
+        super::search::backfill(&conn, &blobs)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("store-writer".into())

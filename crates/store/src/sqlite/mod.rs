@@ -2,10 +2,13 @@
 
 mod admin;
 mod engine;
+mod listing;
 mod mailboxes;
 mod messages;
 mod queue;
 mod schema;
+mod search;
+mod settings;
 
 pub use schema::SCHEMA_VERSION;
 
@@ -178,7 +181,13 @@ impl SqliteStore {
                 let parsed = tern_message::parse(&raw);
                 let summary = serde_json::to_vec(&parsed.summary)
                     .map_err(|e| StoreError::Corrupt(format!("summary: {e}")))?;
-                prepared.push(PreparedBlob { id, raw, summary });
+                let text = search::BlobText::of(&parsed);
+                prepared.push(PreparedBlob {
+                    id,
+                    raw,
+                    summary,
+                    text,
+                });
             }
             let items: Vec<(&BlobId, &[u8])> =
                 prepared.iter().map(|p| (&p.id, &p.raw[..])).collect();
@@ -234,6 +243,7 @@ fn store_one(
     }
     let size = blob.raw.len() as u64;
     let blob_row = messages::upsert_blob(conn, &blob.id, size, &blob.summary)?;
+    search::index(conn, blob_row, &blob.text)?;
     let mut results = Vec::with_capacity(item.targets.len());
     for target in &item.targets {
         if item.skip_duplicates && messages::contains_blob(conn, target.mailbox, &blob.id)? {
@@ -264,6 +274,7 @@ struct PreparedBlob {
     id: BlobId,
     raw: Bytes,
     summary: Vec<u8>,
+    text: search::BlobText,
 }
 
 /// Runs `f` in a nested savepoint: its failure undoes only its own rows (and changes).
@@ -501,6 +512,21 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn list_uids(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        order: ListOrder,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<u32>> {
+        self.read(move |c| {
+            mailboxes::owned(c, account, mailbox)?;
+            listing::list_uids(c, mailbox, order, offset, limit)
+        })
+        .await
+    }
+
     async fn summaries(
         &self,
         account: AccountId,
@@ -646,6 +672,39 @@ impl Store for SqliteStore {
     async fn dkim_key(&self, domain: &str) -> Result<Option<DkimKey>> {
         let domain = owned_name(domain);
         self.read(move |c| queue::dkim_key(c, &domain)).await
+    }
+
+    async fn search_text(
+        &self,
+        account: AccountId,
+        mailbox: Option<MailboxId>,
+        query: &TextSearch,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let query = query.clone();
+        self.read(move |c| {
+            if let Some(mailbox) = mailbox {
+                mailboxes::owned(c, account, mailbox)?;
+            }
+            search::search(c, account, mailbox, &query, limit)
+        })
+        .await
+    }
+
+    async fn account_setting(&self, account: AccountId, key: &str) -> Result<Option<String>> {
+        let key = key.to_owned();
+        self.read(move |c| settings::get(c, account, &key)).await
+    }
+
+    async fn set_account_setting(
+        &self,
+        account: AccountId,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        let (key, value) = (key.to_owned(), value.map(str::to_owned));
+        self.write(move |c, _| settings::set(c, account, &key, value.as_deref()))
+            .await
     }
 
     fn subscribe(&self, account: AccountId) -> tokio::sync::broadcast::Receiver<Change> {

@@ -5,10 +5,10 @@ use crate::error::{Result, StoreError};
 use rusqlite::Connection;
 
 /// The schema this binary writes. Bump it with a new entry in [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -156,6 +156,30 @@ CREATE TABLE dkim_keys (
     private_key TEXT NOT NULL,
     created     INTEGER NOT NULL
 );
+"#;
+
+/// Version 3: the text of each blob for search (webmail, IMAP SEARCH), an index for listing a
+/// mailbox by date, and per-account settings (webmail display name and signature).
+const V3: &str = r#"
+-- One row per blob (rowid = blobs.id). The trigram tokenizer lets LIKE '%text%' use the
+-- index: substring search as IMAP SEARCH (RFC 9051 §6.4.4) and users expect.
+CREATE VIRTUAL TABLE blob_text USING fts5(
+    sender, recipients, subject, body,
+    tokenize = 'trigram'
+);
+CREATE TRIGGER blob_text_removed AFTER DELETE ON blobs BEGIN
+    DELETE FROM blob_text WHERE rowid = OLD.id;
+END;
+
+-- The webmail's message list: a page of a mailbox by date without sorting it all.
+CREATE INDEX messages_date ON messages(mailbox_id, internal_date);
+
+CREATE TABLE account_settings (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    PRIMARY KEY (account_id, key)
+) WITHOUT ROWID;
 "#;
 
 /// Brings the schema up to [`SCHEMA_VERSION`], each step in its own transaction.

@@ -890,3 +890,255 @@ async fn dkim_keys_are_per_domain_and_replaced() {
     f.store.create_domain("example.test", None).await.unwrap();
     assert!(f.store.dkim_key("example.test").await.unwrap().is_none());
 }
+
+fn text_query(field: SearchField, text: &str) -> TextSearch {
+    TextSearch {
+        field,
+        text: text.into(),
+    }
+}
+
+async fn find(store: &SqliteStore, account: AccountId, query: TextSearch) -> Vec<SearchHit> {
+    store.search_text(account, None, &query, 100).await.unwrap()
+}
+
+#[tokio::test]
+async fn text_search_finds_by_field_within_the_account_newest_first() {
+    let f = fixture();
+    let a = account(&f.store, "a@example.test").await;
+    let b = account(&f.store, "b@example.test").await;
+    let (inbox_a, inbox_b) = (inbox(&f.store, a).await, inbox(&f.store, b).await);
+    let sent_a = f.store.mailbox(a, "Sent").await.unwrap().unwrap().id;
+    let raw = |from: &str, subject: &str, body: &str| {
+        Bytes::from(format!(
+            "From: {from}\r\nTo: Zed <zed@example.test>\r\nSubject: {subject}\r\n\r\n{body}\r\n"
+        ))
+    };
+    let old = f
+        .store
+        .append(
+            raw("ann@example.test", "Budget", "the quarterly numbers"),
+            100,
+            vec![target(a, inbox_a)],
+        )
+        .await
+        .unwrap()[0];
+    let new = f
+        .store
+        .append(
+            raw("bob@example.test", "Lunch", "numbers? no: pizza 100%"),
+            200,
+            vec![target(a, sent_a)],
+        )
+        .await
+        .unwrap()[0];
+    append(
+        &f.store,
+        b,
+        inbox_b,
+        raw("ann@example.test", "Budget", "numbers for b"),
+    )
+    .await;
+
+    let hits = find(&f.store, a, text_query(SearchField::Body, "NUMBERS")).await;
+    assert_eq!(
+        hits,
+        vec![
+            SearchHit {
+                mailbox: sent_a,
+                uid: new.uid
+            },
+            SearchHit {
+                mailbox: inbox_a,
+                uid: old.uid
+            }
+        ],
+        "both of a's, newest first, none of b's"
+    );
+    let hits = find(&f.store, a, text_query(SearchField::From, "ann@")).await;
+    assert_eq!(
+        hits,
+        vec![SearchHit {
+            mailbox: inbox_a,
+            uid: old.uid
+        }]
+    );
+    let hits = find(&f.store, a, text_query(SearchField::To, "zed")).await;
+    assert_eq!(hits.len(), 2);
+    let hits = find(&f.store, a, text_query(SearchField::Subject, "lun")).await;
+    assert_eq!(
+        hits,
+        vec![SearchHit {
+            mailbox: sent_a,
+            uid: new.uid
+        }]
+    );
+    // Every word must match; LIKE wildcards in the query are literal.
+    assert!(
+        find(&f.store, a, text_query(SearchField::Any, "quarterly pizza"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        find(&f.store, a, text_query(SearchField::Any, "100%"))
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        find(&f.store, a, text_query(SearchField::Any, "1_0"))
+            .await
+            .is_empty()
+    );
+    // Short words (under a trigram) still match.
+    assert_eq!(
+        find(&f.store, a, text_query(SearchField::Subject, "Lu"))
+            .await
+            .len(),
+        1
+    );
+    // One mailbox only; another account's mailbox is refused.
+    let hits = f
+        .store
+        .search_text(
+            a,
+            Some(inbox_a),
+            &text_query(SearchField::Any, "numbers"),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        hits,
+        vec![SearchHit {
+            mailbox: inbox_a,
+            uid: old.uid
+        }]
+    );
+    assert!(
+        f.store
+            .search_text(
+                a,
+                Some(inbox_b),
+                &text_query(SearchField::Any, "numbers"),
+                100
+            )
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn account_settings_are_per_account() {
+    let f = fixture();
+    let a = account(&f.store, "a@example.test").await;
+    let b = account(&f.store, "b@example.test").await;
+    assert_eq!(f.store.account_setting(a, "signature").await.unwrap(), None);
+    f.store
+        .set_account_setting(a, "signature", Some("-- A"))
+        .await
+        .unwrap();
+    f.store
+        .set_account_setting(a, "signature", Some("-- A2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .account_setting(a, "signature")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("-- A2")
+    );
+    assert_eq!(f.store.account_setting(b, "signature").await.unwrap(), None);
+    f.store
+        .set_account_setting(a, "signature", None)
+        .await
+        .unwrap();
+    assert_eq!(f.store.account_setting(a, "signature").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_version_1_store_gets_its_messages_indexed_at_open() {
+    let f = fixture();
+    let a = account(&f.store, "a@example.test").await;
+    let inbox_a = inbox(&f.store, a).await;
+    append(&f.store, a, inbox_a, message(7)).await;
+    f.store.close();
+    drop(f.store);
+    // Forget the index, as a store written before version 2 would have none.
+    let conn = rusqlite::Connection::open(SqliteStore::database_path(&f.path)).unwrap();
+    conn.execute("DELETE FROM blob_text", []).unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&f.path).unwrap();
+    let hits = store
+        .search_text(a, None, &text_query(SearchField::Body, "body 7"), 10)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+}
+
+#[tokio::test]
+async fn list_uids_pages_a_mailbox_in_each_order() {
+    let f = fixture();
+    let a = account(&f.store, "a@example.test").await;
+    let b = account(&f.store, "b@example.test").await;
+    let inbox_a = inbox(&f.store, a).await;
+    // (date, from, subject, body length) → UIDs 1, 2, 3
+    for (date, from, subject, body) in [
+        (300, "Carol", "apples", 10),
+        (100, "alice", "Cherries", 30),
+        (200, "Bob", "bananas", 20),
+    ] {
+        let raw = format!(
+            "From: {from} <x@example.test>\r\nSubject: {subject}\r\n\r\n{}\r\n",
+            "x".repeat(body)
+        );
+        f.store
+            .append(Bytes::from(raw), date, vec![target(a, inbox_a)])
+            .await
+            .unwrap();
+    }
+    let list = |key, descending, offset, limit| {
+        f.store
+            .list_uids(a, inbox_a, ListOrder { key, descending }, offset, limit)
+    };
+    assert_eq!(
+        list(ListKey::Date, true, 0, 50).await.unwrap(),
+        vec![1, 3, 2]
+    );
+    assert_eq!(
+        list(ListKey::Date, false, 0, 50).await.unwrap(),
+        vec![2, 3, 1]
+    );
+    assert_eq!(list(ListKey::Date, true, 1, 1).await.unwrap(), vec![3]);
+    assert_eq!(
+        list(ListKey::Size, true, 0, 50).await.unwrap(),
+        vec![2, 3, 1]
+    );
+    assert_eq!(
+        list(ListKey::Subject, false, 0, 50).await.unwrap(),
+        vec![1, 3, 2]
+    );
+    assert_eq!(
+        list(ListKey::From, false, 0, 50).await.unwrap(),
+        vec![2, 3, 1]
+    );
+    assert!(list(ListKey::Date, true, 5, 50).await.unwrap().is_empty());
+    // Another account's mailbox is refused.
+    assert!(
+        f.store
+            .list_uids(
+                b,
+                inbox_a,
+                ListOrder {
+                    key: ListKey::Date,
+                    descending: true
+                },
+                0,
+                50
+            )
+            .await
+            .is_err()
+    );
+}
