@@ -8,6 +8,7 @@ Fixtures:
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import time
@@ -29,13 +30,15 @@ def tern_bin():
 class TernCli:
     """The admin CLI over one data directory."""
 
-    def __init__(self, data_dir, config_path=None, global_args=()):
+    def __init__(self, data_dir, config_path=None, global_args=(), netns=None):
         self.data_dir = pathlib.Path(data_dir)
         self.config_path = config_path
         self.global_args = list(global_args)
+        self.netns = netns
 
     def argv(self, *args):
-        argv = [tern_bin(), *self.global_args, "--data-dir", str(self.data_dir)]
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        argv = [*prefix, tern_bin(), *self.global_args, "--data-dir", str(self.data_dir)]
         if self.config_path:
             argv += ["--config", str(self.config_path)]
         return argv + [str(a) for a in args]
@@ -65,7 +68,8 @@ class TernCli:
 class Tern(TernCli):
     """A running `tern serve` with its own data directory and ephemeral ports."""
 
-    def __init__(self, tmp, services=ALL_SERVICES, extra_config="", args=(), global_args=()):
+    def __init__(self, tmp, services=ALL_SERVICES, extra_config="", args=(), global_args=(),
+                 netns=None):
         pathlib.Path(tmp).mkdir(parents=True, exist_ok=True)
         data_dir = pathlib.Path(tmp) / "data"
         config = pathlib.Path(tmp) / "tern.toml"
@@ -73,7 +77,7 @@ class Tern(TernCli):
         config.write_text(
             f'data_dir = "{data_dir}"\nhostname = "mail.test"\n'
             f"{extra_config}\n[listen]\n{listen}\n")
-        super().__init__(data_dir, config, global_args)
+        super().__init__(data_dir, config, global_args, netns)
         self.args = list(args)
         self.log_path = pathlib.Path(tmp) / "tern.log"
         self.proc = None
@@ -127,6 +131,51 @@ class Tern(TernCli):
     def cert(self):
         """The self-signed certificate, for clients that verify it."""
         return str(self.data_dir / "tls" / "cert.pem")
+
+
+class TestHost:
+    """A network namespace this test run makes, joined to ours by a veth pair: a host that is
+    not loopback, for the rules that differ there (no plaintext password before TLS). A server
+    started in it (`Tern(..., netns=host.name)`, listening on `host.address`) sees the test's
+    clients arrive from `host.peer_address`, never from loopback. Nothing leaves the machine."""
+
+    count = 0
+
+    def __init__(self):
+        TestHost.count += 1
+        pid, n = os.getpid(), TestHost.count
+        subnet = (pid * 7 + n) % 250 + 1
+        self.name = f"tern-{pid}-{n}"
+        self.veth = f"tv{pid % 100000}x{n}"[:14]
+        self.address = f"10.253.{subnet}.2"
+        self.peer_address = f"10.253.{subnet}.1"
+        inner = self.veth + "p"
+        for command in (
+            ["ip", "netns", "add", self.name],
+            ["ip", "link", "add", self.veth, "type", "veth", "peer", "name", inner],
+            ["ip", "link", "set", inner, "netns", self.name],
+            ["ip", "addr", "add", f"{self.peer_address}/30", "dev", self.veth],
+            ["ip", "link", "set", self.veth, "up"],
+            ["ip", "-n", self.name, "addr", "add", f"{self.address}/30", "dev", inner],
+            ["ip", "-n", self.name, "link", "set", inner, "up"],
+            ["ip", "-n", self.name, "link", "set", "lo", "up"],
+        ):
+            subprocess.run(command, check=True, capture_output=True)
+
+    def close(self):
+        subprocess.run(["ip", "link", "del", self.veth], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+
+
+@pytest.fixture
+def test_host():
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the non-loopback tests need root and iproute2 (ip netns)")
+        pytest.skip("needs root and iproute2 to make a network namespace")
+    host = TestHost()
+    yield host
+    host.close()
 
 
 @pytest.fixture

@@ -19,11 +19,11 @@ greeting_delay_ms = 200
 
 
 def start_tern(tmp_path, extra="", services=("smtp", "submission", "submissions"), name="a",
-               verify=False):
+               verify=False, netns=None):
     path = pathlib.Path(tmp_path) / name
     path.mkdir(parents=True, exist_ok=True)
     smtp = TEST_SMTP.format(verify="true" if verify else "false")
-    return Tern(path, services=services, extra_config=smtp + extra).start()
+    return Tern(path, services=services, extra_config=smtp + extra, netns=netns).start()
 
 
 def listing(tern, email, folder="INBOX"):

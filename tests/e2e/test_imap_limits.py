@@ -71,17 +71,10 @@ def test_autologout_after_the_idle_timeout(tmp_path):
         server.stop()
 
 
-def non_loopback_address():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(("192.0.2.1", 9))  # no packet is sent for UDP connect
-        return probe.getsockname()[0]
-
-
-def test_login_before_starttls_is_refused_on_a_non_loopback_address(tmp_path):
-    address = non_loopback_address()
-    assert not address.startswith("127."), "the test machine needs a non-loopback address"
-    server = Tern(tmp_path, services=("imap",))
-    config = server.config_path.read_text().replace('imap = "127.0.0.1:0"', 'imap = "0.0.0.0:0"')
+def test_login_before_starttls_is_refused_on_a_non_loopback_address(tmp_path, test_host):
+    address = test_host.address
+    server = Tern(tmp_path, services=("imap",), netns=test_host.name)
+    config = server.config_path.read_text().replace('imap = "127.0.0.1:0"', f'imap = "{address}:0"')
     server.config_path.write_text(config)
     server.start()
     try:

@@ -27,15 +27,6 @@ def connect(tern):
                         local_hostname="laptop.test", timeout=20)
 
 
-def non_loopback_address():
-    """An address of this machine that is not loopback, so the server sees a remote peer."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect(("192.0.2.1", 9))  # no packet is sent for a UDP connect
-        address = s.getsockname()[0]
-    assert not address.startswith("127."), "this test needs a non-loopback interface"
-    return address
-
-
 def test_mail_without_auth_is_refused_with_530(sub):
     with connect(sub) as s:
         s.ehlo()
@@ -43,15 +34,16 @@ def test_mail_without_auth_is_refused_with_530(sub):
         assert (code, text[:5]) == (530, b"5.7.0")
 
 
-def test_auth_is_offered_and_accepted_only_after_starttls_on_a_remote_connection(tmp_path):
-    tern = start_tern(tmp_path, services=())
+def test_auth_is_offered_and_accepted_only_after_starttls_on_a_remote_connection(tmp_path,
+                                                                                 test_host):
+    address = test_host.address
+    tern = start_tern(tmp_path, services=(), netns=test_host.name)
     tern.stop()
     with open(tern.config_path, "a") as f:
-        f.write('submission = "0.0.0.0:0"\n')
+        f.write(f'submission = "{address}:0"\n')
     tern.start()
     tern.add_user("u@example.test", "pw-u")
     try:
-        address = non_loopback_address()
         port = int(json.loads((tern.data_dir / "listening.json").read_text())["submission"]
                    .rsplit(":", 1)[1])
         c = RawSmtp(address, port)
