@@ -252,20 +252,30 @@ def test_apple_profile_and_setup_page_need_a_login(tern, tmp_path):
     assert str(tern.port("imaps")) in setup.text and "STARTTLS" in setup.text
 
 
-def test_sending_to_a_remote_address_goes_through_the_queue(tern, tmp_path):
+def test_sending_to_a_remote_address_goes_through_the_queue(tmp_path):
     """The webmail sends through the submission path SMTP submission uses: a remote
-    recipient is queued for delivery, and the copy lands in Sent."""
-    setup_users(tern, tmp_path)
-    client = logged_in(tern)
-    token = client.get("/compose").csrf()
-    response = client.post_multipart("/compose", [("csrf", token), ("to", "someone@elsewhere.example"),
-                                                  ("subject", "hi"), ("body", "x"),
-                                                  ("intent", "send")])
-    assert response.status in (200, 303), response.text
-    queue = tern.cli("queue", "list").stdout
-    assert "someone@elsewhere.example" in queue
-    sent = client.folder_ids()["Sent"]
-    assert len(client.uids(sent)) == 1
+    recipient is queued (here towards a closed port, so it stays queued), and the copy lands
+    in Sent."""
+    from conftest import Tern
+    tern = Tern(tmp_path / "server",
+                extra_config='[queue.routes]\n"elsewhere.example" = "127.0.0.1:9"\n').start()
+    try:
+        setup_users(tern, tmp_path)
+        client = logged_in(tern)
+        token = client.get("/compose").csrf()
+        response = client.post_multipart("/compose", [("csrf", token),
+                                                      ("to", "someone@elsewhere.example"),
+                                                      ("subject", "hi"), ("body", "x"),
+                                                      ("intent", "send")])
+        assert response.status in (200, 303), response.text
+        listing = tern.cli("queue", "list").stdout
+        assert "alice@example.test" in listing and "1 message(s) queued" in listing
+        queue_id = listing.split("\t", 1)[0]
+        assert "someone@elsewhere.example" in tern.cli("queue", "show", queue_id).stdout
+        sent = client.folder_ids()["Sent"]
+        assert len(client.uids(sent)) == 1
+    finally:
+        tern.stop()
 
 
 def test_compose_delivers_to_a_local_user_with_a_copy_in_sent(tern, tmp_path):

@@ -70,15 +70,20 @@ pub(crate) fn index(conn: &Connection, blob_row: i64, text: &BlobText) -> Result
 /// Indexes blobs stored before the index existed (a store from schema version 1), reading
 /// and parsing each once. Runs at open; a no-op when every blob has its row.
 pub(crate) fn backfill(conn: &Connection, blobs: &BlobDir) -> Result<()> {
-    let missing: Vec<(i64, String)> = conn
-        .prepare("SELECT id, hash FROM blobs WHERE id NOT IN (SELECT rowid FROM blob_text)")?
+    // Only blobs some mailbox holds: a blob that is only queued for delivery is never searched.
+    // IMMEDIATE: the write lock is taken (waiting for another process's writer) before reading,
+    // so the transaction can't fail to upgrade from read to write midway.
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let missing: Vec<(i64, String)> = tx
+        .prepare(
+            "SELECT id, hash FROM blobs b WHERE id NOT IN (SELECT rowid FROM blob_text)
+             AND EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id)",
+        )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    if missing.is_empty() {
-        return Ok(());
+    if !missing.is_empty() {
+        tracing::info!(blobs = missing.len(), "indexing stored messages for search");
     }
-    tracing::info!(blobs = missing.len(), "indexing stored messages for search");
-    let tx = conn.unchecked_transaction()?;
     for (row, hash) in missing {
         match blobs.read(&BlobId(hash.clone())) {
             Ok(raw) => index(&tx, row, &BlobText::of(&tern_message::parse(&raw)))?,
