@@ -18,6 +18,7 @@ use tern_config::Config;
 use tern_store::SqliteStore;
 
 fn main() -> std::process::ExitCode {
+    return_large_allocations_to_the_system();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -25,6 +26,20 @@ fn main() -> std::process::ExitCode {
             eprintln!("tern: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// glibc serves allocations below its mmap threshold from per-thread arenas and keeps them
+/// when freed; the threshold also grows by itself up to 32 MiB. Each Argon2id check takes
+/// 19 MiB (64 MiB for Dovecot hashes) on a blocking-pool thread, so a burst of logins left
+/// hundreds of MiB resident for good. A fixed 1 MiB threshold sends every large buffer
+/// (Argon2 memory, message literals, big responses) to mmap, returned on free.
+fn return_large_allocations_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called first thing in main, before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 
