@@ -27,6 +27,10 @@ pub struct Authenticator {
     store: SharedStore,
     cache: Arc<VerifiedCache>,
     throttle: Throttle,
+    /// Password checks running at once. An Argon2id check takes its whole memory cost
+    /// (64 MiB for Dovecot-made hashes) and a core: more at once than there are cores only
+    /// adds memory, not speed, so a burst of logins waits here instead.
+    verify_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Authenticator {
@@ -34,6 +38,9 @@ impl Authenticator {
         Authenticator {
             store,
             cache: Arc::new(VerifiedCache::new(CACHE_CAPACITY, CACHE_TTL)),
+            verify_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             throttle: Throttle::new(throttle),
         }
     }
@@ -61,12 +68,17 @@ impl Authenticator {
             user.to_owned(),
             password.to_owned(),
         );
-        // Argon2 takes tens of milliseconds of CPU: off the async workers.
-        let verified = tokio::task::spawn_blocking(move || {
-            cache.verify(&user_owned, &password_owned, stored.as_deref())
-        })
-        .await
-        .unwrap_or(false);
+        // Argon2 takes tens of milliseconds of CPU: off the async workers, a few at a time.
+        // The slot is held for the check only, never during the failure delay below.
+        let verified = {
+            // The semaphore is never closed; were it, the check would just go unbounded.
+            let _slot = self.verify_slots.acquire().await.ok();
+            tokio::task::spawn_blocking(move || {
+                cache.verify(&user_owned, &password_owned, stored.as_deref())
+            })
+            .await
+            .unwrap_or(false)
+        };
         match account {
             Some(account) if verified => {
                 self.throttle.record_success(user, ip);
@@ -88,6 +100,37 @@ impl Authenticator {
 mod tests {
     use super::*;
     use tern_store::{SqliteStore, Store};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_logins_all_succeed_through_the_bounded_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        store.create_domain("example.test", None).await.unwrap();
+        let hash = crate::hash_password("pw").unwrap();
+        for i in 0..8 {
+            store
+                .create_account(&format!("u{i}@example.test"), &hash, None)
+                .await
+                .unwrap();
+        }
+        let auth = Arc::new(Authenticator::new(store, ThrottleConfig::default()));
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let logins = (0..16).map(|i| {
+            let auth = Arc::clone(&auth);
+            tokio::spawn(async move {
+                auth.login(&format!("u{}@example.test", i % 8), "pw", ip)
+                    .await
+            })
+        });
+        for login in logins.collect::<Vec<_>>() {
+            assert!(login.await.unwrap().is_ok());
+        }
+        assert_eq!(
+            auth.verify_slots.available_permits(),
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+            "every slot is given back"
+        );
+    }
 
     #[tokio::test]
     async fn login_checks_the_password_and_throttles_failures() {

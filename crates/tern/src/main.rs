@@ -32,15 +32,17 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// glibc raises its mmap threshold each time a large block is freed, up to 32 MiB, so after
-/// the first login the 19 MiB Argon2 work areas come from per-thread malloc arenas, which keep
-/// them: 20 clients logging in together left `tern serve` at 600-900 MB. A fixed threshold
-/// (which also turns the dynamic one off) gives such blocks back on free.
+/// glibc serves allocations below its mmap threshold from per-thread arenas and keeps them
+/// when freed; the threshold also grows by itself up to 32 MiB. Each Argon2id check takes
+/// 19 MiB (64 MiB for Dovecot hashes) on a blocking-pool thread, so a burst of logins left
+/// hundreds of MiB resident for good. A fixed 1 MiB threshold sends every large buffer
+/// (Argon2 memory, message literals, big responses) to mmap, returned on free.
 fn return_large_allocations_to_the_system() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
+    // SAFETY: mallopt only sets an allocator parameter; called first thing in main, before
+    // any other thread exists.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 
