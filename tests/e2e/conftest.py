@@ -74,6 +74,13 @@ class Tern(TernCli):
         data_dir = pathlib.Path(tmp) / "data"
         config = pathlib.Path(tmp) / "tern.toml"
         listen = "\n".join(f'{s} = "127.0.0.1:0"' for s in services)
+        # Tests talk to loopback only: unless a test brings its own DNS server, look-ups go
+        # to a closed loopback port and fail at once, never to the machine's resolver.
+        if "[dns]" not in extra_config:
+            extra_config += '\n[dns]\nserver = "127.0.0.1:9"\n'
+        # ... and the MX does not check SPF/DKIM/DMARC (test_smtp_authchecks does, with dnsmasq).
+        if "[smtp]" not in extra_config:
+            extra_config += "\n[smtp]\nverify = false\ngreeting_delay_ms = 0\n"
         config.write_text(
             f'data_dir = "{data_dir}"\nhostname = "mail.test"\n'
             f"{extra_config}\n[listen]\n{listen}\n")

@@ -1,5 +1,6 @@
 """POP3 with the real clients users run: fetchmail downloading and deleting a 500-message
 maildrop, and curl's pop3s:// URLs (LIST, RETR, UIDL, TOP)."""
+import imaplib
 import pathlib
 import poplib
 import subprocess
@@ -66,13 +67,15 @@ def test_fetchmail_downloads_500_messages_and_deletes_them(tern, tmp_path):
     got = [without_fetchmail_trace(p.read_bytes()) for p in delivered]
     assert got == messages
 
-    # --nokeep: the maildrop is empty now, for the next POP3 session and in the store itself
-    # (IMAP is not served yet: the admin CLI's count reads the same store).
+    # --nokeep: the maildrop is empty now, for the next POP3 session and over IMAP too.
     client = login(tern, USER, PASSWORD)
     assert client.stat() == (0, 0)
     client.quit()
-    listed = tern.cli("user", "list", "example.test").stdout
-    assert f"{USER}\t0 messages" in listed, listed
+    imap = imaplib.IMAP4("127.0.0.1", tern.port("imap"))
+    imap.login(USER, PASSWORD)
+    status, data = imap.status("INBOX", "(MESSAGES)")
+    assert status == "OK" and b"(MESSAGES 0)" in data[0], data
+    imap.logout()
 
 
 def curl(tern, url_path, *args):

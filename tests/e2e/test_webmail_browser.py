@@ -1,7 +1,9 @@
 """The webmail in a real headless Chromium: the everyday journey, live updates, and a corpus of
 hostile HTML mail that must neither run script nor reach the network."""
 import http.server
+import imaplib
 import pathlib
+import smtplib
 import threading
 import time
 
@@ -221,6 +223,14 @@ def test_everyday_journey(tern, tmp_path, browser):
     [uid] = bob.uids(bob_inbox)
     page = bob.get(f"/message/{bob_inbox}/{uid}").text
     assert "Here is the plan." in page and "plan.txt" in page
+    # The same message over IMAP, with its attachment.
+    imap = imaplib.IMAP4("127.0.0.1", tern.port("imap"))
+    imap.login(BOB, PASSWORD)
+    imap.select("INBOX", readonly=True)
+    _, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[])")
+    raw = data[0][1]
+    assert b"Subject: The plan" in raw and b"plan.txt" in raw
+    imap.logout()
 
     # Reply to the welcome message: the original gets \Answered.
     b.get(base + "/")
@@ -321,14 +331,10 @@ def test_new_mail_appears_without_a_reload(tern, tmp_path, browser):
     login(browser, base, ALICE, PASSWORD)
     browser.execute_script("window.__no_reload_marker = 42")
     time.sleep(0.5)  # the event stream connects
-    # Delivered by another session (SMTP is not on this branch yet): Bob sends from his webmail.
-    bob = WebClient(tern)
-    assert bob.login(BOB, PASSWORD).status == 303
-    token = bob.get("/compose").csrf()
-    response = bob.post_multipart("/compose", [("csrf", token), ("to", ALICE),
-                                               ("subject", "Live one"), ("body", "hi"),
-                                               ("intent", "send")])
-    assert response.status == 303
+    # Delivered from outside, by SMTP into the MX.
+    with smtplib.SMTP("127.0.0.1", tern.port("smtp"), timeout=30) as smtp:
+        smtp.sendmail("someone@example.net", [ALICE],
+                      f"From: someone@example.net\r\nTo: {ALICE}\r\nSubject: Live one\r\n\r\nhi\r\n")
     wait_for(browser, lambda d: "Live one" in d.find_element(By.ID, "listing").text)
     assert browser.execute_script("return window.__no_reload_marker") == 42
     assert "1" in folder_link(browser, "Inbox").text
