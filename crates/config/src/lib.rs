@@ -103,7 +103,9 @@ pub struct Queue {
     pub retry_intervals_secs: Vec<u64>,
     /// Seconds after which an undelivered recipient is bounced (default 5 days).
     pub max_age_secs: u64,
-    /// Seconds for connecting and for each reply (RFC 5321 §4.5.3.2 gives 2 to 10 minutes).
+    /// Seconds for connecting and for each command's reply (RFC 5321 §4.5.3.2: 5 minutes);
+    /// each block of message data gets at most 3 minutes and the reply to the final dot
+    /// twice this (10 minutes by default, §4.5.3.2.6).
     pub timeout_secs: u64,
     /// Messages delivered in parallel.
     pub concurrency: usize,

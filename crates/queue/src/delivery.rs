@@ -579,15 +579,26 @@ async fn send_data<S: AsyncRead + AsyncWrite + Unpin>(
         wire.extend_from_slice(b"\r\n");
     }
     wire.extend_from_slice(b".\r\n");
-    tokio::time::timeout(timeout, async {
-        client.stream.write_all(&wire).await?;
-        client.stream.flush().await
-    })
-    .await
-    .map_err(|_| "timeout sending the message".to_string())?
-    .map_err(|e| e.to_string())?;
-    tokio::time::timeout(timeout, client.read())
+    // RFC 5321 §4.5.3.2.5: each block of data must be taken within 3 minutes (a total limit
+    // would cut large messages on slow links); §4.5.3.2.6: the reply to the final dot may take
+    // 10 minutes, twice the 5-minute command timeout, as the receiver may be storing the message.
+    let block_timeout = timeout.min(DATA_BLOCK_TIMEOUT);
+    for block in wire.chunks(DATA_BLOCK_BYTES) {
+        tokio::time::timeout(block_timeout, client.stream.write_all(block))
+            .await
+            .map_err(|_| "timeout sending the message".to_string())?
+            .map_err(|e| e.to_string())?;
+    }
+    tokio::time::timeout(block_timeout, client.stream.flush())
+        .await
+        .map_err(|_| "timeout sending the message".to_string())?
+        .map_err(|e| e.to_string())?;
+    tokio::time::timeout(timeout * 2, client.read())
         .await
         .map_err(|_| "timeout waiting for the reply to the message".to_string())?
         .map_err(|e| e.to_string())
 }
+
+/// RFC 5321 §4.5.3.2.5 "Data Block: 3 minutes".
+const DATA_BLOCK_TIMEOUT: Duration = Duration::from_secs(180);
+const DATA_BLOCK_BYTES: usize = 64 * 1024;
