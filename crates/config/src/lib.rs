@@ -274,16 +274,20 @@ impl Pop3 {
         if self.expire.eq_ignore_ascii_case("NEVER") {
             return Ok(None);
         }
-        self.expire
-            .parse::<u32>()
-            .map(Some)
-            .map_err(|_| ConfigError::Invalid {
+        // RFC 2449 §6.7: EXPIRE announces a policy the server carries out. Tern deletes
+        // retrieved messages at QUIT for 0; it has no timed expiry yet, so it does not
+        // announce one it would not keep.
+        match self.expire.parse::<u32>() {
+            Ok(0) => Ok(Some(0)),
+            _ => Err(ConfigError::Invalid {
                 key: "pop3.expire",
                 reason: format!(
-                    "{:?} is neither \"NEVER\" nor a number of days",
+                    "{:?}: only \"NEVER\" and \"0\" (delete retrieved messages at QUIT) are \
+                     supported; expiry after a number of days is not implemented",
                     self.expire
                 ),
-            })
+            }),
+        }
     }
 }
 
@@ -440,7 +444,7 @@ level = "info"                     # a tracing filter, e.g. "tern=debug,info"; R
 
 [pop3]
 mark_seen_on_retr = false          # mark messages \Seen (at QUIT) once retrieved with RETR
-expire = "NEVER"                   # EXPIRE capability: "NEVER", or days kept ("0": removed at QUIT once retrieved)
+expire = "NEVER"                   # EXPIRE capability: "NEVER", or "0" (removed at QUIT once retrieved)
 login_delay_secs = 0               # LOGIN-DELAY: minimum seconds between logins to one maildrop; 0 = off
 idle_timeout_secs = 600            # autologout timer, at least 600 (RFC 1939 §3)
 "#;
