@@ -496,5 +496,8 @@ mod tests {
         assert!(c.validate().is_err());
         let c = Config::from_toml("[pop3]\nexpire = \"0\"").unwrap();
         assert_eq!(c.pop3.expire_days().unwrap(), Some(0));
+        // A timed expiry is refused rather than announced and not kept.
+        let c = Config::from_toml("[pop3]\nexpire = \"30\"").unwrap();
+        assert!(c.validate().is_err());
     }
 }
