@@ -177,8 +177,11 @@ def test_too_many_bad_commands_close_the_connection(tern, mailbox):
                 client._shortcmd("BOGUS")
             except poplib.error_proto as e:
                 replies.append(e.args[0])
-    assert len(replies) >= 9
-    assert all(r.startswith(b"-ERR") for r in replies)
+    # poplib reports the server closing the connection as error_proto("-ERR EOF") (a str);
+    # the server's own replies are bytes.
+    from_server = [r for r in replies if isinstance(r, bytes)]
+    assert len(from_server) >= 9
+    assert all(r.startswith(b"-ERR") for r in from_server)
 
 
 def test_auth_plain_and_login_with_and_without_initial_response(tern, mailbox):
