@@ -24,6 +24,10 @@ const MAX_BATCH: usize = 256;
 /// How long a connection waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_IDLE_READERS: usize = 8;
+/// The writer's page cache, in KiB (negative `cache_size` counts KiB): 32 MiB.
+const WRITER_CACHE_KIB: i64 = -32 * 1024;
+/// WAL pages between automatic checkpoints (SQLite's default is 1,000: 4 MiB).
+const WAL_CHECKPOINT_PAGES: i64 = 8_000;
 
 /// Changes a job made, published only once its transaction committed.
 pub(crate) type Changes = Vec<(AccountId, Change)>;
@@ -69,6 +73,11 @@ impl Engine {
         blobs: Arc<BlobDir>,
     ) -> Result<Engine> {
         let mut conn = open_connection(&path)?;
+        // The writer's transactions are large (a batch of appends with their text index):
+        // a bigger page cache keeps them from spilling pages to the WAL before COMMIT, and
+        // rarer checkpoints copy each page back into the database less often.
+        conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         super::schema::migrate(&mut conn)?;
         super::search::backfill(&conn, &blobs)?;
         let (tx, rx) = mpsc::channel::<Job>();
