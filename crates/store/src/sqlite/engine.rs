@@ -78,8 +78,12 @@ impl Engine {
         // rarer checkpoints copy each page back into the database less often.
         conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
-        super::schema::migrate(&mut conn)?;
-        super::search::backfill(&conn, &blobs)?;
+        let before = super::schema::migrate(&mut conn)?;
+        // Messages stored before the text index existed get indexed once, at the upgrade;
+        // an up-to-date store is not scanned at every open.
+        if (1..super::schema::TEXT_INDEX_VERSION).contains(&before) {
+            super::search::backfill(&conn, &blobs)?;
+        }
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("store-writer".into())

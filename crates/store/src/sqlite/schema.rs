@@ -182,8 +182,12 @@ CREATE TABLE account_settings (
 ) WITHOUT ROWID;
 "#;
 
-/// Brings the schema up to [`SCHEMA_VERSION`], each step in its own transaction.
-pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+/// The schema version that added the text index (`blob_text`).
+pub(crate) const TEXT_INDEX_VERSION: i64 = 3;
+
+/// Brings the schema up to [`SCHEMA_VERSION`], each step in its own transaction. Returns the
+/// version the store had before.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<i64> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
@@ -203,5 +207,5 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
         tracing::info!(version = from + 1, "store schema migrated");
     }
-    Ok(())
+    Ok(found)
 }
