@@ -202,6 +202,16 @@ pub trait Store: Send + Sync {
         query: &TextSearch,
         limit: usize,
     ) -> Result<Vec<SearchHit>>;
+    /// UIDs (ascending) of the messages in `mailbox` whose text contains `needle` as one
+    /// substring, ignoring case: IMAP SEARCH BODY (`SearchField::Body`) and TEXT
+    /// (`SearchField::Text`), RFC 9051 §6.4.4.
+    async fn uids_containing(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        field: SearchField,
+        needle: &str,
+    ) -> Result<Vec<u32>>;
 
     // --- per-account settings ---------------------------------------------------------------
     /// A named setting of the account (webmail display name, signature...), if set.

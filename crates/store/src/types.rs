@@ -314,7 +314,7 @@ pub enum BatchOutcome {
 }
 
 /// Which part of a message a text search looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SearchField {
     /// Subject, From, To, Cc and the text of the body.
     Any,
@@ -323,9 +323,11 @@ pub enum SearchField {
     To,
     Subject,
     Body,
+    /// The header and the text of the body (IMAP SEARCH TEXT, RFC 9051 §6.4.4).
+    Text,
 }
 
-/// A text search: every word of `text` must occur (as a substring, ignoring ASCII case).
+/// A text search: every word of `text` must occur (as a substring, ignoring case).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextSearch {
     pub field: SearchField,

@@ -23,6 +23,7 @@ fn tls_mode(service: &str) -> TlsMode {
 pub async fn run(config: Config, demo: bool) -> Result<()> {
     tern_net::install_crypto_provider();
     let store = crate::open_store(&config)?;
+    store.index_text_in_background();
     if demo {
         crate::demo::seed(&store, &config.hostname).await?;
     }

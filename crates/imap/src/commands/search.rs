@@ -3,13 +3,14 @@
 //! message), with OR / NOT / nesting. Text matches are case-insensitive substring matches over
 //! decoded text (UTF-8). IMAP4rev2 clients get ESEARCH (RFC 9051 §7.3.4), others SEARCH.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use imap_codec::imap_types::core::{AString, Charset};
 use imap_codec::imap_types::datetime::NaiveDate;
 use imap_codec::imap_types::search::SearchKey;
 use tern_message::{Address, Summary};
-use tern_store::Flags;
+use tern_store::{Flags, SearchField};
 
 use crate::extended::Extension;
 use crate::session::{Fatal, Reply, Session, store_error};
@@ -61,6 +62,21 @@ impl Session {
         };
         let (account, mailbox) = (self.account_id(), view.mailbox);
         let store = Arc::clone(self.store());
+        // BODY and TEXT come from the store's text index: one lookup per key, not a read of
+        // every message.
+        let mut texts = TextHits::default();
+        for key in criteria {
+            texts.collect_keys(key);
+        }
+        for ((field, needle), uids) in &mut texts.0 {
+            match store
+                .uids_containing(account, mailbox, *field, needle)
+                .await
+            {
+                Ok(found) => *uids = found.into_iter().collect(),
+                Err(e) => return Ok(store_error(&e)),
+            }
+        }
         let now = now();
         let mut hits: Vec<u32> = Vec::new();
         let mut highest_modseq = 0u64;
@@ -98,6 +114,7 @@ impl Session {
                     meta,
                     summary,
                     text: text.as_ref(),
+                    texts: &texts,
                     view,
                     now,
                 };
@@ -200,7 +217,7 @@ fn scan(key: &SearchKey<'_>, needs: &mut Needs, depth: usize) -> bool {
             needs.summary = true;
             true
         }
-        SearchKey::Body(_) | SearchKey::Text(_) | SearchKey::Header(..) => {
+        SearchKey::Header(..) => {
             needs.raw = true;
             true
         }
@@ -212,13 +229,39 @@ fn scan(key: &SearchKey<'_>, needs: &mut Needs, depth: usize) -> bool {
     }
 }
 
-/// The decoded text of one message, for BODY / TEXT / HEADER.
+/// The UIDs matching each BODY / TEXT key of a search (field, lower-cased needle).
+#[derive(Default)]
+struct TextHits(HashMap<(SearchField, String), HashSet<u32>>);
+
+impl TextHits {
+    fn collect_keys(&mut self, key: &SearchKey<'_>) {
+        match key {
+            SearchKey::And(keys) => keys.as_ref().iter().for_each(|k| self.collect_keys(k)),
+            SearchKey::Not(k) => self.collect_keys(k),
+            SearchKey::Or(a, b) => {
+                self.collect_keys(a);
+                self.collect_keys(b);
+            }
+            SearchKey::Body(s) => {
+                self.0.entry((SearchField::Body, lower(s))).or_default();
+            }
+            SearchKey::Text(s) => {
+                self.0.entry((SearchField::Text, lower(s))).or_default();
+            }
+            _ => {}
+        }
+    }
+
+    fn contains(&self, field: SearchField, needle: &AString<'_>, uid: u32) -> bool {
+        self.0
+            .get(&(field, lower(needle)))
+            .is_some_and(|uids| uids.contains(&uid))
+    }
+}
+
+/// A message's header, for HEADER keys.
 struct MessageText {
     header: Vec<u8>,
-    /// Lower-cased decoded text (subject, addresses, text parts).
-    text: String,
-    /// Lower-cased raw header, for TEXT.
-    header_lower: String,
 }
 
 impl MessageText {
@@ -226,12 +269,7 @@ impl MessageText {
         let header = summary
             .map(|s| s.structure.header_in(raw).to_vec())
             .unwrap_or_default();
-        let parsed = tern_message::parse(raw);
-        MessageText {
-            header_lower: String::from_utf8_lossy(&header).to_lowercase(),
-            header,
-            text: parsed.search_text.to_lowercase(),
-        }
+        MessageText { header }
     }
 }
 
@@ -240,6 +278,7 @@ struct Message<'a> {
     meta: &'a Entry,
     summary: Option<&'a Summary>,
     text: Option<&'a MessageText>,
+    texts: &'a TextHits,
     view: &'a View,
     now: i64,
 }
@@ -323,11 +362,8 @@ impl Message<'_> {
                         .any(|v| v.contains(&needle))
                 }
             }),
-            SearchKey::Body(s) => self.text.is_some_and(|t| t.text.contains(&lower(s))),
-            SearchKey::Text(s) => self.text.is_some_and(|t| {
-                let needle = lower(s);
-                t.text.contains(&needle) || t.header_lower.contains(&needle)
-            }),
+            SearchKey::Body(s) => self.texts.contains(SearchField::Body, s, self.meta.uid),
+            SearchKey::Text(s) => self.texts.contains(SearchField::Text, s, self.meta.uid),
         }
     }
 

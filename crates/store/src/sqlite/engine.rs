@@ -14,9 +14,10 @@ use crate::types::{AccountId, BlobId, Change};
 use rusqlite::{Connection, OpenFlags};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Upper bound of jobs in one group commit, so one transaction stays short.
@@ -28,6 +29,17 @@ const MAX_IDLE_READERS: usize = 8;
 const WRITER_CACHE_KIB: i64 = -32 * 1024;
 /// WAL pages between automatic checkpoints (SQLite's default is 1,000: 4 MiB).
 const WAL_CHECKPOINT_PAGES: i64 = 8_000;
+
+/// The background text indexer (see `search.rs`): blobs indexed per transaction, small so a
+/// write that arrives meanwhile waits little.
+const INDEX_STEP: usize = 32;
+/// The writer indexes once it has had no job for this long...
+const IDLE_BEFORE_INDEXING: Duration = Duration::from_millis(20);
+/// ...and, under a load that never leaves it idle, at least one step this often, so the
+/// pending list (which searches read directly) can't grow without bound.
+const FORCED_INDEX_INTERVAL: Duration = Duration::from_secs(1);
+/// How often an idle writer looks for work other processes (an import) left pending.
+const PENDING_RECHECK: Duration = Duration::from_secs(30);
 
 /// Changes a job made, published only once its transaction committed.
 pub(crate) type Changes = Vec<(AccountId, Change)>;
@@ -48,6 +60,7 @@ pub(crate) struct Engine {
     writer: Mutex<Option<mpsc::Sender<Job>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
+    index_in_background: Arc<AtomicBool>,
 }
 
 pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
@@ -73,27 +86,50 @@ impl Engine {
         blobs: Arc<BlobDir>,
     ) -> Result<Engine> {
         let mut conn = open_connection(&path)?;
-        // The writer's transactions are large (a batch of appends with their text index):
+        // The writer's transactions are large (a batch of appends, a step of text indexing):
         // a bigger page cache keeps them from spilling pages to the WAL before COMMIT, and
         // rarer checkpoints copy each page back into the database less often.
         conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
-        let before = super::schema::migrate(&mut conn)?;
-        // Messages stored before the text index existed get indexed once, at the upgrade;
-        // an up-to-date store is not scanned at every open.
-        if (1..super::schema::TEXT_INDEX_VERSION).contains(&before) {
-            super::search::backfill(&conn, &blobs)?;
-        }
+        super::schema::migrate(&mut conn)?;
         let (tx, rx) = mpsc::channel::<Job>();
+        let index_in_background = Arc::new(AtomicBool::new(false));
+        let indexer = Indexer {
+            enabled: Arc::clone(&index_in_background),
+            backlog: true,
+            idle: false,
+            last_step: Instant::now(),
+        };
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer_loop(conn, rx, feed, blobs))?;
+            .spawn(move || writer_loop(conn, rx, feed, blobs, indexer))?;
         Ok(Engine {
             path,
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(Some(thread)),
             readers: Mutex::new(Vec::new()),
+            index_in_background,
         })
+    }
+
+    /// Lets the writer index pending text whenever it is idle (`tern serve`; a one-shot CLI
+    /// command leaves it to the server).
+    pub(crate) fn index_text_in_background(&self) {
+        self.index_in_background.store(true, Ordering::Relaxed);
+        // Wake the writer (it may be waiting for up to PENDING_RECHECK): an empty job.
+        let wake: Job = Box::new(|_| Done {
+            ok: true,
+            changes: Vec::new(),
+            reply: Box::new(|_| {}),
+        });
+        if let Some(sender) = self
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            let _ = sender.send(wake);
+        }
     }
 
     /// Runs `f` in the writer's transaction and answers after the COMMIT is durable.
@@ -195,13 +231,81 @@ impl Drop for Engine {
     }
 }
 
+/// The writer's background text indexing state.
+struct Indexer {
+    enabled: Arc<AtomicBool>,
+    /// Whether pending blobs may exist (after a commit, at start, or from another process).
+    backlog: bool,
+    /// The last wait for a job timed out: the writer is idle, so indexing goes on without
+    /// waiting again between steps (a job that arrives is still taken before the next step).
+    idle: bool,
+    last_step: Instant,
+}
+
+impl Indexer {
+    fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// How long the writer waits for a job before it indexes (or looks for pending work).
+    fn patience(&self) -> Duration {
+        if self.enabled() && self.backlog {
+            if self.idle {
+                Duration::ZERO
+            } else {
+                IDLE_BEFORE_INDEXING
+            }
+        } else {
+            PENDING_RECHECK
+        }
+    }
+
+    /// One transaction indexing up to INDEX_STEP pending blobs; notes whether more remain.
+    fn step(&mut self, conn: &Connection, blobs: &BlobDir) {
+        self.last_step = Instant::now();
+        let result = (|| -> Result<usize> {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let indexed = super::search::index_pending(conn, blobs, INDEX_STEP)?;
+            conn.execute_batch("COMMIT")?;
+            Ok(indexed)
+        })();
+        match result {
+            Ok(indexed) => self.backlog = indexed == INDEX_STEP,
+            Err(error) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                tracing::warn!(%error, "store: text indexing failed; retrying later");
+                self.backlog = false;
+            }
+        }
+    }
+}
+
 fn writer_loop(
     conn: Connection,
     rx: mpsc::Receiver<Job>,
     feed: Arc<ChangeFeed>,
     blobs: Arc<BlobDir>,
+    mut indexer: Indexer,
 ) {
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = match rx.recv_timeout(indexer.patience()) {
+            Ok(job) => {
+                indexer.idle = false;
+                job
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                indexer.idle = true;
+                if indexer.enabled() {
+                    if indexer.backlog {
+                        indexer.step(&conn, &blobs);
+                    } else {
+                        indexer.backlog = true;
+                    }
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -233,6 +337,10 @@ fn writer_loop(
                 feed.publish(changes);
                 for d in done {
                     (d.reply)(None);
+                }
+                indexer.backlog = true;
+                if indexer.enabled() && indexer.last_step.elapsed() >= FORCED_INDEX_INTERVAL {
+                    indexer.step(&conn, &blobs);
                 }
             }
             Err(e) => {

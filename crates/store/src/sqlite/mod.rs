@@ -68,6 +68,29 @@ impl SqliteStore {
         })
     }
 
+    /// Indexes message text in the background whenever the writer is idle (`tern serve`).
+    /// Without it, text stays pending and searches read it directly: always correct, slower
+    /// as the pending list grows.
+    pub fn index_text_in_background(&self) {
+        self.engine.index_text_in_background();
+    }
+
+    /// Indexes every pending message text now; returns how many blobs it indexed.
+    pub async fn index_pending_text(&self) -> Result<usize> {
+        let blobs = Arc::clone(&self.blobs);
+        self.write(move |conn, _| {
+            let mut total = 0;
+            loop {
+                let indexed = search::index_pending(conn, &blobs, 256)?;
+                total += indexed;
+                if indexed < 256 {
+                    return Ok(total);
+                }
+            }
+        })
+        .await
+    }
+
     /// Path of the database file inside a data directory.
     pub fn database_path(data_dir: &Path) -> PathBuf {
         data_dir.join("store.sqlite")
@@ -181,13 +204,7 @@ impl SqliteStore {
                 let parsed = tern_message::parse(&raw);
                 let summary = serde_json::to_vec(&parsed.summary)
                     .map_err(|e| StoreError::Corrupt(format!("summary: {e}")))?;
-                let text = search::BlobText::of(&parsed);
-                prepared.push(PreparedBlob {
-                    id,
-                    raw,
-                    summary,
-                    text,
-                });
+                prepared.push(PreparedBlob { id, raw, summary });
             }
             let items: Vec<(&BlobId, &[u8])> =
                 prepared.iter().map(|p| (&p.id, &p.raw[..])).collect();
@@ -243,7 +260,7 @@ fn store_one(
     }
     let size = blob.raw.len() as u64;
     let blob_row = messages::upsert_blob(conn, &blob.id, size, &blob.summary)?;
-    search::index(conn, blob_row, &blob.text)?;
+    search::mark_pending(conn, blob_row)?;
     let mut results = Vec::with_capacity(item.targets.len());
     for target in &item.targets {
         if item.skip_duplicates && messages::contains_blob(conn, target.mailbox, &blob.id)? {
@@ -274,7 +291,6 @@ struct PreparedBlob {
     id: BlobId,
     raw: Bytes,
     summary: Vec<u8>,
-    text: search::BlobText,
 }
 
 /// Runs `f` in a nested savepoint: its failure undoes only its own rows (and changes).
@@ -682,11 +698,27 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<SearchHit>> {
         let query = query.clone();
+        let blobs = Arc::clone(&self.blobs);
         self.read(move |c| {
             if let Some(mailbox) = mailbox {
                 mailboxes::owned(c, account, mailbox)?;
             }
-            search::search(c, account, mailbox, &query, limit)
+            search::search(c, &blobs, account, mailbox, &query, limit)
+        })
+        .await
+    }
+
+    async fn uids_containing(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        field: SearchField,
+        needle: &str,
+    ) -> Result<Vec<u32>> {
+        let needle = needle.to_owned();
+        let blobs = Arc::clone(&self.blobs);
+        self.read_owned(account, mailbox, move |c| {
+            search::uids_containing(c, &blobs, account, mailbox, field, &needle)
         })
         .await
     }

@@ -5,10 +5,10 @@ use crate::error::{Result, StoreError};
 use rusqlite::Connection;
 
 /// The schema this binary writes. Bump it with a new entry in [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -182,8 +182,27 @@ CREATE TABLE account_settings (
 ) WITHOUT ROWID;
 "#;
 
-/// The schema version that added the text index (`blob_text`).
-pub(crate) const TEXT_INDEX_VERSION: i64 = 3;
+/// Version 4: the text index moves off the write path. Storing a message only lists its blob
+/// in `text_pending`; the writer indexes pending blobs when idle. The index is rebuilt with
+/// lower-cased text and the raw header (for IMAP SEARCH TEXT), so every message blob starts
+/// out pending and the index fills in the background.
+const V4: &str = r#"
+DROP TRIGGER blob_text_removed;
+DROP TABLE blob_text;
+CREATE VIRTUAL TABLE blob_text USING fts5(
+    sender, recipients, subject, body, header,
+    tokenize = 'trigram'
+);
+CREATE TABLE text_pending (
+    blob_id INTEGER PRIMARY KEY
+);
+INSERT INTO text_pending (blob_id)
+    SELECT id FROM blobs b WHERE EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id);
+CREATE TRIGGER blob_text_removed AFTER DELETE ON blobs BEGIN
+    DELETE FROM blob_text WHERE rowid = OLD.id;
+    DELETE FROM text_pending WHERE blob_id = OLD.id;
+END;
+"#;
 
 /// Brings the schema up to [`SCHEMA_VERSION`], each step in its own transaction. Returns the
 /// version the store had before.

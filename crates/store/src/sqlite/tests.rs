@@ -940,92 +940,98 @@ async fn text_search_finds_by_field_within_the_account_newest_first() {
     )
     .await;
 
-    let hits = find(&f.store, a, text_query(SearchField::Body, "NUMBERS")).await;
-    assert_eq!(
-        hits,
-        vec![
-            SearchHit {
-                mailbox: sent_a,
-                uid: new.uid
-            },
-            SearchHit {
+    // The same answers while the texts are pending (read directly) and once indexed.
+    for indexed in [false, true] {
+        if indexed {
+            assert_eq!(f.store.index_pending_text().await.unwrap(), 3);
+        }
+        let hits = find(&f.store, a, text_query(SearchField::Body, "NUMBERS")).await;
+        assert_eq!(
+            hits,
+            vec![
+                SearchHit {
+                    mailbox: sent_a,
+                    uid: new.uid
+                },
+                SearchHit {
+                    mailbox: inbox_a,
+                    uid: old.uid
+                }
+            ],
+            "both of a's, newest first, none of b's"
+        );
+        let hits = find(&f.store, a, text_query(SearchField::From, "ann@")).await;
+        assert_eq!(
+            hits,
+            vec![SearchHit {
                 mailbox: inbox_a,
                 uid: old.uid
-            }
-        ],
-        "both of a's, newest first, none of b's"
-    );
-    let hits = find(&f.store, a, text_query(SearchField::From, "ann@")).await;
-    assert_eq!(
-        hits,
-        vec![SearchHit {
-            mailbox: inbox_a,
-            uid: old.uid
-        }]
-    );
-    let hits = find(&f.store, a, text_query(SearchField::To, "zed")).await;
-    assert_eq!(hits.len(), 2);
-    let hits = find(&f.store, a, text_query(SearchField::Subject, "lun")).await;
-    assert_eq!(
-        hits,
-        vec![SearchHit {
-            mailbox: sent_a,
-            uid: new.uid
-        }]
-    );
-    // Every word must match; LIKE wildcards in the query are literal.
-    assert!(
-        find(&f.store, a, text_query(SearchField::Any, "quarterly pizza"))
-            .await
-            .is_empty()
-    );
-    assert_eq!(
-        find(&f.store, a, text_query(SearchField::Any, "100%"))
-            .await
-            .len(),
-        1
-    );
-    assert!(
-        find(&f.store, a, text_query(SearchField::Any, "1_0"))
-            .await
-            .is_empty()
-    );
-    // Short words (under a trigram) still match.
-    assert_eq!(
-        find(&f.store, a, text_query(SearchField::Subject, "Lu"))
-            .await
-            .len(),
-        1
-    );
-    // One mailbox only; another account's mailbox is refused.
-    let hits = f
-        .store
-        .search_text(
-            a,
-            Some(inbox_a),
-            &text_query(SearchField::Any, "numbers"),
-            100,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        hits,
-        vec![SearchHit {
-            mailbox: inbox_a,
-            uid: old.uid
-        }]
-    );
-    assert!(
-        f.store
+            }]
+        );
+        let hits = find(&f.store, a, text_query(SearchField::To, "zed")).await;
+        assert_eq!(hits.len(), 2);
+        let hits = find(&f.store, a, text_query(SearchField::Subject, "lun")).await;
+        assert_eq!(
+            hits,
+            vec![SearchHit {
+                mailbox: sent_a,
+                uid: new.uid
+            }]
+        );
+        // Every word must match; LIKE wildcards in the query are literal.
+        assert!(
+            find(&f.store, a, text_query(SearchField::Any, "quarterly pizza"))
+                .await
+                .is_empty()
+        );
+        assert_eq!(
+            find(&f.store, a, text_query(SearchField::Any, "100%"))
+                .await
+                .len(),
+            1
+        );
+        assert!(
+            find(&f.store, a, text_query(SearchField::Any, "1_0"))
+                .await
+                .is_empty()
+        );
+        // Short words (under a trigram) still match.
+        assert_eq!(
+            find(&f.store, a, text_query(SearchField::Subject, "Lu"))
+                .await
+                .len(),
+            1
+        );
+        // One mailbox only; another account's mailbox is refused.
+        let hits = f
+            .store
             .search_text(
                 a,
-                Some(inbox_b),
+                Some(inbox_a),
                 &text_query(SearchField::Any, "numbers"),
-                100
+                100,
             )
             .await
-            .is_err()
-    );
+            .unwrap();
+        assert_eq!(
+            hits,
+            vec![SearchHit {
+                mailbox: inbox_a,
+                uid: old.uid
+            }]
+        );
+        assert!(
+            f.store
+                .search_text(
+                    a,
+                    Some(inbox_b),
+                    &text_query(SearchField::Any, "numbers"),
+                    100
+                )
+                .await
+                .is_err()
+        );
+    }
 }
 
 #[tokio::test]
@@ -1059,28 +1065,108 @@ async fn account_settings_are_per_account() {
 }
 
 #[tokio::test]
-async fn a_version_1_store_gets_its_messages_indexed_at_open() {
+async fn a_version_3_store_gets_its_text_reindexed_in_the_background() {
     let f = fixture();
     let a = account(&f.store, "a@example.test").await;
     let inbox_a = inbox(&f.store, a).await;
     append(&f.store, a, inbox_a, message(7)).await;
     f.store.close();
     drop(f.store);
-    // Undo version 3, as a store written before the text index existed would be.
+    // Back to version 3, as a store written before pending indexing existed would be.
     let conn = rusqlite::Connection::open(SqliteStore::database_path(&f.path)).unwrap();
     conn.execute_batch(
-        "DROP TRIGGER blob_text_removed; DROP TABLE blob_text; DROP TABLE account_settings;
-         DROP INDEX messages_date;
-         PRAGMA user_version = 2;",
+        "DROP TRIGGER blob_text_removed; DROP TABLE blob_text; DROP TABLE text_pending;
+         CREATE VIRTUAL TABLE blob_text USING fts5(sender, recipients, subject, body,
+             tokenize = 'trigram');
+         CREATE TRIGGER blob_text_removed AFTER DELETE ON blobs BEGIN
+             DELETE FROM blob_text WHERE rowid = OLD.id;
+         END;
+         PRAGMA user_version = 3;",
     )
     .unwrap();
     drop(conn);
     let store = SqliteStore::open(&f.path).unwrap();
-    let hits = store
-        .search_text(a, None, &text_query(SearchField::Body, "body 7"), 10)
-        .await
-        .unwrap();
-    assert_eq!(hits.len(), 1);
+    let query = text_query(SearchField::Body, "BODY 7");
+    assert_eq!(
+        store.search_text(a, None, &query, 10).await.unwrap().len(),
+        1
+    );
+    store.index_text_in_background();
+    // The writer indexes it when idle; wait for the pending list to empty (no time bound
+    // is asserted: the loop ends when the work is done).
+    let db = SqliteStore::database_path(&f.path);
+    loop {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let pending: i64 = conn
+            .query_row("SELECT count(*) FROM text_pending", [], |r| r.get(0))
+            .unwrap();
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.index_pending_text().await.unwrap(), 0);
+    assert_eq!(
+        store.search_text(a, None, &query, 10).await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn imap_body_and_text_match_whole_substrings_ignoring_case() {
+    let f = fixture();
+    let a = account(&f.store, "a@example.test").await;
+    let b = account(&f.store, "b@example.test").await;
+    let inbox_a = inbox(&f.store, a).await;
+    let inbox_b = inbox(&f.store, b).await;
+    let raw = |n: u32, header: &str, body: &str| {
+        Bytes::from(format!(
+            "From: a@example.test\r\nSubject: n{n}\r\n{header}\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        ))
+    };
+    for (n, header, body) in [
+        (1, "X-Tag: Alpha", "Grüße aus KÖLN"),
+        (2, "X-Tag: beta", "köln, am rhein"),
+        (3, "X-Tag: gamma", "nothing \"quoted\" here"),
+    ] {
+        append(&f.store, a, inbox_a, raw(n, header, body)).await;
+    }
+    append(&f.store, b, inbox_b, raw(9, "X-Tag: Alpha", "aus köln")).await;
+    for indexed in [false, true] {
+        if indexed {
+            f.store.index_pending_text().await.unwrap();
+        }
+        let uids = |field, needle: &'static str| f.store.uids_containing(a, inbox_a, field, needle);
+        assert_eq!(uids(SearchField::Body, "köln").await.unwrap(), vec![1, 2]);
+        assert_eq!(uids(SearchField::Body, "aus köln").await.unwrap(), vec![1]);
+        // The words must be adjacent, in order: a phrase, not a set of words.
+        assert!(
+            uids(SearchField::Body, "köln aus")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // TEXT looks at the header as well; BODY does not.
+        assert_eq!(
+            uids(SearchField::Text, "x-tag: alpha").await.unwrap(),
+            vec![1]
+        );
+        assert!(uids(SearchField::Body, "x-tag").await.unwrap().is_empty());
+        assert_eq!(
+            uids(SearchField::Text, "\"QUOTED\"").await.unwrap(),
+            vec![3]
+        );
+        assert_eq!(uids(SearchField::Text, "ta").await.unwrap(), vec![1, 2, 3]);
+        assert_eq!(uids(SearchField::Body, "").await.unwrap(), vec![1, 2, 3]);
+        // Another account's mailbox is refused.
+        assert!(
+            f.store
+                .uids_containing(a, inbox_b, SearchField::Body, "köln")
+                .await
+                .is_err()
+        );
+    }
 }
 
 #[tokio::test]
