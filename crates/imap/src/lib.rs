@@ -12,6 +12,7 @@ pub mod reader;
 mod session;
 mod utf7;
 mod view;
+mod view_cache;
 mod wire;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tern_net::{Connection, Shutdown, TlsAcceptor};
 use tern_store::SharedStore;
 
 pub use reader::ReaderLimits;
+pub use view_cache::ViewCache;
 
 /// What the IMAP service needs from the process.
 pub struct ImapConfig {
@@ -36,6 +38,8 @@ pub struct ImapConfig {
     /// Autologout after this long without a command (RFC 9051 §5.4: at least 30 minutes).
     pub idle_timeout: Duration,
     pub limits: ReaderLimits,
+    /// Message lists of large mailboxes, shared by the sessions (a fresh one is fine).
+    pub views: ViewCache,
 }
 
 /// Serves one IMAP connection until the client logs out or leaves.

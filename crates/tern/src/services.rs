@@ -121,6 +121,7 @@ fn imap_config(shared: &Shared) -> tern_imap::ImapConfig {
         shutdown: shared.shutdown.clone(),
         idle_timeout: Duration::from_secs(shared.config.limits.idle_timeout_secs),
         limits,
+        views: tern_imap::ViewCache::default(),
     }
 }
 

@@ -63,12 +63,17 @@ impl Session {
             Ok(None) => return Ok(Reply::no("No such mailbox").code("NONEXISTENT")),
             Err(e) => return Ok(store_error(&e)),
         };
-        let messages = match store.messages(account, info.id).await {
-            Ok(messages) => messages
-                .into_iter()
-                .map(crate::view::Entry::from)
-                .collect::<Vec<_>>(),
-            Err(e) => return Ok(store_error(&e)),
+        let messages = match self.config.views.get(&info) {
+            Some(cached) => cached.as_ref().clone(),
+            None => match store.messages(account, info.id).await {
+                Ok(messages) => {
+                    let messages: Vec<_> =
+                        messages.into_iter().map(crate::view::Entry::from).collect();
+                    self.config.views.put(&info, &messages);
+                    messages
+                }
+                Err(e) => return Ok(store_error(&e)),
+            },
         };
         let synced_modseq = messages
             .iter()

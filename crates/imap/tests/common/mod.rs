@@ -47,6 +47,7 @@ pub async fn server() -> (SocketAddr, tempfile::TempDir, Arc<SqliteStore>) {
             max_other_literal: 4 * 1024,
             max_command: 128 * 1024,
         },
+        views: tern_imap::ViewCache::default(),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

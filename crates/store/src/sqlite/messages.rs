@@ -211,20 +211,37 @@ pub(crate) fn summaries(
     let mut sorted = uids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {META_COLUMNS}, b.summary {META_FROM} WHERE m.mailbox_id = ?1 AND m.uid = ?2"
-    ))?;
+    let (Some(&first), Some(&last)) = (sorted.first(), sorted.last()) else {
+        return Ok(Vec::new());
+    };
+    let decode = |(meta, json): (MessageMeta, Vec<u8>)| -> Result<MessageSummary> {
+        let summary = serde_json::from_slice(&json)
+            .map_err(|e| StoreError::Corrupt(format!("summary of UID {}: {e}", meta.uid)))?;
+        Ok(MessageSummary { meta, summary })
+    };
+    let row = |r: &rusqlite::Row| Ok((meta_from_row(r)?, r.get::<_, Vec<u8>>(7)?));
     let mut out = Vec::with_capacity(sorted.len());
-    for uid in sorted {
-        let row = stmt
-            .query_row(params![mailbox.0, uid], |r| {
-                Ok((meta_from_row(r)?, r.get::<_, Vec<u8>>(7)?))
-            })
-            .optional()?;
-        if let Some((meta, json)) = row {
-            let summary = serde_json::from_slice(&json)
-                .map_err(|e| StoreError::Corrupt(format!("summary of UID {uid}: {e}")))?;
-            out.push(MessageSummary { meta, summary });
+    // A dense set of UIDs (a FETCH 1:* walks the mailbox in chunks) is one range scan of the
+    // primary key; a sparse one is a lookup per UID.
+    if (last - first) as usize / 4 < sorted.len() {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {META_COLUMNS}, b.summary {META_FROM}
+             WHERE m.mailbox_id = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid"
+        ))?;
+        for found in stmt.query_map(params![mailbox.0, first, last], row)? {
+            let found = found?;
+            if sorted.binary_search(&found.0.uid).is_ok() {
+                out.push(decode(found)?);
+            }
+        }
+    } else {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {META_COLUMNS}, b.summary {META_FROM} WHERE m.mailbox_id = ?1 AND m.uid = ?2"
+        ))?;
+        for uid in sorted {
+            if let Some(found) = stmt.query_row(params![mailbox.0, uid], row).optional()? {
+                out.push(decode(found)?);
+            }
         }
     }
     Ok(out)
