@@ -90,6 +90,19 @@ for _ in $(seq 1 300); do
 done
 tern_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["imap"].rsplit(":",1)[1])' "$TERN_DATA/listening.json")
 
+# An import leaves message text to the server's background indexer (crates/store/src/sqlite/
+# search.rs); a server that has been up a while has indexed it. Wait for that, and report
+# how long it took, before measuring.
+pending() {
+    python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro", uri=True); print(c.execute("SELECT count(*) FROM text_pending").fetchone()[0])' \
+        "$TERN_DATA/store.sqlite"
+}
+t_index=$(date +%s.%N)
+left=$(pending)
+log "tern: waiting for the text index ($left messages pending)"
+while (( $(pending) > 0 )); do sleep 1; done
+log "tern: text index caught up: $left messages in $(awk -v a="$(date +%s.%N)" -v b="$t_index" 'BEGIN{printf "%.1f", a-b}') s"
+
 tree_kb() {   # total PSS (kB) of a process tree
     local pid total=0
     for pid in $(proc_tree "$1"); do total=$((total + $(proc_pss_kb "$pid"))); done
