@@ -130,6 +130,7 @@ mod tests {
                         flags: Flags::NONE,
                         keywords: vec![],
                         internal_date: 0,
+                        save_date: None,
                         size: 1,
                         blob: BlobId(String::new()),
                     })
