@@ -1268,3 +1268,40 @@ async fn save_date_is_set_anew_by_append_copy_and_move() {
     let summaries = f.store.summaries(a, inbox, &[1]).await.unwrap();
     assert_eq!(summaries[0].meta.save_date, Some(1000));
 }
+
+#[tokio::test]
+async fn append_all_stores_every_message_or_none() {
+    let f = fixture();
+    let a = account(&f.store, "u@example.test").await;
+    f.store
+        .set_account_quota("u@example.test", Some(3 * message(0).len() as u64))
+        .await
+        .unwrap();
+    let inbox = inbox(&f.store, a).await;
+    let item = |n: usize| AppendItem {
+        raw: message(n),
+        internal_date: 0,
+        targets: vec![target(a, inbox)],
+        skip_duplicates: false,
+    };
+    let stored = f.store.append_all(vec![item(1), item(2)]).await.unwrap();
+    let uids: Vec<u32> = stored.iter().map(|s| s[0].uid).collect();
+    assert_eq!(uids, [1, 2], "UIDs in item order");
+    // Two more would take the account over quota: the first, which fits, is undone too.
+    let refused = f.store.append_all(vec![item(3), item(4)]).await;
+    assert!(refused.unwrap_err().is_over_quota());
+    let missing = AppendItem {
+        targets: vec![target(a, MailboxId(999_999))],
+        ..item(5)
+    };
+    assert!(f.store.append_all(vec![item(6), missing]).await.is_err());
+    assert_eq!(f.store.messages(a, inbox).await.unwrap().len(), 2);
+    assert_eq!(
+        f.store.quota(a).await.unwrap().account_used,
+        2 * message(0).len() as u64
+    );
+    assert_eq!(
+        f.store.append_all(vec![item(7)]).await.unwrap()[0][0].uid,
+        3
+    );
+}
