@@ -424,7 +424,7 @@ fn saved_date_key<'k>(key: &'k SearchKey<'_>) -> Option<(SavedDate, &'k NaiveDat
     let SearchKey::And(keys) = key else {
         return None;
     };
-    let [date_key, SearchKey::Header(name, value)] = &keys.as_ref()[..] else {
+    let [date_key, SearchKey::Header(name, value)] = keys.as_ref() else {
         return None;
     };
     if !name
