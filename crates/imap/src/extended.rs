@@ -591,30 +591,27 @@ mod tests {
 
     #[test]
     fn save_date_fetch_item() {
-        let (out, ext) = run(b"a FETCH 1:* (FLAGS SAVEDATE UID) (CHANGEDSINCE 4)\r\n");
-        assert_eq!(out, "a FETCH 1:* (FLAGS UID) (CHANGEDSINCE 4)\r\n");
-        assert_eq!(
-            ext,
-            Extension::FetchSaveDate {
-                uid_stands_in: false
-            }
-        );
-        let (out, ext) = run(b"a UID FETCH 2 savedate\r\n");
-        assert_eq!(out, "a UID FETCH 2 (UID)\r\n");
-        assert_eq!(
-            ext,
-            Extension::FetchSaveDate {
-                uid_stands_in: true
-            }
-        );
-        let (out, ext) = run(b"a FETCH $ (SAVEDATE)\r\n");
-        assert_eq!(out, "a FETCH 2:3 (UID)\r\n");
-        assert_eq!(
-            ext,
-            Extension::FetchSaveDate {
-                uid_stands_in: true
-            }
-        );
+        for (command, rewritten, uid_stands_in) in [
+            (
+                &b"a FETCH 1:* (FLAGS SAVEDATE UID) (CHANGEDSINCE 4)\r\n"[..],
+                "a FETCH 1:* (FLAGS UID) (CHANGEDSINCE 4)\r\n",
+                false,
+            ),
+            (
+                b"a UID FETCH 2 savedate\r\n",
+                "a UID FETCH 2 (UID)\r\n",
+                true,
+            ),
+            (b"a FETCH $ (SAVEDATE)\r\n", "a FETCH 2:3 (UID)\r\n", true),
+        ] {
+            assert_eq!(
+                run(command),
+                (
+                    rewritten.to_owned(),
+                    Extension::FetchSaveDate { uid_stands_in }
+                )
+            );
+        }
         let command = b"a FETCH 1 (BODY.PEEK[HEADER.FIELDS (SAVEDATE)])\r\n";
         assert_eq!(
             run(command),
