@@ -6,6 +6,7 @@ import ssl
 
 import pytest
 
+from conftest import Tern
 from imap_helpers import PASSWORD, USER, Raw, connect, login
 
 
@@ -128,3 +129,47 @@ def test_commands_pipelined_after_starttls_are_discarded(tern):
     while not reply.endswith(b"\r\n"):
         reply += tls.recv(4096)
     assert reply == b"t OK NOOP completed\r\n", reply
+
+
+THROTTLE = """
+[auth]
+free_failures = 1
+failure_delay_ms = 10
+max_failure_delay_ms = 20
+account_failure_limit = 3
+ip_failure_limit = 6
+failure_window_secs = 600
+"""
+
+
+def test_login_throttling_per_account_then_per_address(tmp_path):
+    """DESIGN.md §5: failures are answered late, then refused (per account, then per client
+    address) until the window moves on, and the log says so. Thresholds made small here."""
+    server = Tern(tmp_path, extra_config=THROTTLE).start()
+    try:
+        server.add_user(USER, PASSWORD)
+        server.add_user("bob@example.test", "bob-pass")
+        imap = connect(server)
+        for _ in range(3):
+            with pytest.raises(imaplib.IMAP4.error, match=r"\[AUTHENTICATIONFAILED\]"):
+                imap.login(USER, "wrong")
+        with pytest.raises(imaplib.IMAP4.error, match=r"\[UNAVAILABLE\] too many failed logins"):
+            imap.login(USER, "wrong")
+        # The account is locked for the window: even its right password is refused, unchecked.
+        with pytest.raises(imaplib.IMAP4.error, match=r"\[UNAVAILABLE\]"):
+            imap.login(USER, PASSWORD)
+        assert imap.noop()[0] == "OK", "the session goes on"
+        # Another account from the same address is not locked (3 address failures of 6).
+        bob = connect(server)
+        assert bob.login("bob@example.test", "bob-pass")[0] == "OK"
+        bob.logout()
+        # Three more failures from this address, for accounts that don't exist ...
+        for n in range(3):
+            with pytest.raises(imaplib.IMAP4.error, match=r"\[AUTHENTICATIONFAILED\]"):
+                imap.login(f"nobody{n}@example.test", "guess")
+        # ... and the address is refused, whoever it logs in as.
+        with pytest.raises(imaplib.IMAP4.error, match=r"\[UNAVAILABLE\]"):
+            connect(server).login("bob@example.test", "bob-pass")
+        assert "login refused" in server.read_log()
+    finally:
+        server.stop()

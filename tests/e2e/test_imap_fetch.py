@@ -1,6 +1,7 @@
 """IMAP FETCH and UID FETCH: flags, dates, sizes, ENVELOPE, BODYSTRUCTURE, body sections with
 PEEK, HEADER.FIELDS, MIME, TEXT and partial ranges; RFC822 forms for rev1."""
 import re
+import time
 
 from imap_helpers import login
 
@@ -96,3 +97,30 @@ def test_binary_decodes_the_transfer_encoding(tern):
     assert lines[-1] == b"b OK FETCH completed"
     lines = raw.command(b"c", b"FETCH 2 (FLAGS)")
     assert b"\\Seen" not in lines[0], "BINARY.PEEK leaves \\Seen alone"
+
+
+def test_savedate_is_when_the_message_entered_this_mailbox(tern):
+    """RFC 8514: SAVEDATE is advertised; FETCH SAVEDATE gives the save date (not the
+    INTERNALDATE), which a COPY sets anew in the destination."""
+    imap = setup(tern)
+    assert "SAVEDATE" in imap.capability()[1][0].decode().split()
+    today = time.strftime("%d-%b-%Y", time.gmtime())
+    typ, data = imap.fetch("1:*", "(SAVEDATE)")
+    assert typ == "OK", data
+    assert len(data) == 2
+    for line in data:
+        date = re.search(rb'SAVEDATE "([^"]+)"', line)
+        assert date, line
+        # The message says 1994; it was saved today.
+        assert date.group(1).decode().lstrip("0").startswith(today.lstrip("0")), line
+        assert b"UID" not in line, "only what was asked for"
+    typ, data = imap.uid("FETCH", "1", "(FLAGS SAVEDATE INTERNALDATE)")
+    assert re.match(rb'1 \(UID 1 FLAGS \(\) INTERNALDATE "08-Feb-1994 05:52:25 \+0000" '
+                    rb'SAVEDATE "[^"]+"\)', data[0]), data
+    typ, data = imap.fetch("2", "SAVEDATE")
+    assert typ == "OK" and b"SAVEDATE" in data[0], data
+    typ, data = imap.copy("1", "Trash")
+    assert typ == "OK"
+    imap.select("Trash")
+    typ, data = imap.fetch("1", "(SAVEDATE)")
+    assert re.search(rb'SAVEDATE "[^"]+"', data[0]), data

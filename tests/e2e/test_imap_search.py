@@ -1,6 +1,7 @@
 """IMAP SEARCH and UID SEARCH: flags, sizes, dates, sets, addresses, subject, header fields,
 body text (decoded, case-insensitive), OR / NOT / nesting; ESEARCH for IMAP4rev2 clients."""
 import imaplib
+import time
 
 import pytest
 
@@ -107,4 +108,28 @@ def test_bad_search_is_bad(tern):
     imap = setup(tern)
     with pytest.raises(imaplib.IMAP4.error):
         imap.search(None, "FROBNICATE")
+    assert imap.noop()[0] == "OK"
+
+
+def test_saved_date_keys(tern):
+    """RFC 8514 §4.2: SAVEDBEFORE / SAVEDON / SAVEDSINCE compare the day the message was saved
+    (today here), not its INTERNALDATE (2020-2022); SAVEDATESUPPORTED matches every message."""
+    imap = setup(tern)
+    today = time.strftime("%d-%b-%Y", time.gmtime())
+    tomorrow = time.strftime("%d-%b-%Y", time.gmtime(time.time() + 86400))
+    assert search(imap, "SAVEDON", today) == [1, 2, 3]
+    assert search(imap, "SAVEDSINCE", today) == [1, 2, 3]
+    assert search(imap, "SAVEDBEFORE", today) == []
+    assert search(imap, "SAVEDBEFORE", tomorrow) == [1, 2, 3]
+    assert search(imap, "SAVEDSINCE", tomorrow) == []
+    assert search(imap, "SAVEDSINCE", "01-Jan-2023", "BEFORE", "01-Jan-2021") == [1]
+    assert search(imap, "SAVEDATESUPPORTED") == [1, 2, 3]
+    assert search(imap, "OR", "SEEN", f'SAVEDON "{tomorrow}"') == [2, 3]
+    assert search(imap, "NOT", "SAVEDSINCE", today, uid=True) == []
+    # A saved-date word as another key's argument is that argument.
+    assert search(imap, "SUBJECT", "SAVEDON") == []
+    with pytest.raises(imaplib.IMAP4.error):
+        imap.search(None, "SAVEDON")
+    with pytest.raises(imaplib.IMAP4.error):
+        imap.search(None, "SAVEDON", "32-Foo-2024")
     assert imap.noop()[0] == "OK"

@@ -46,6 +46,40 @@ pub struct Config {
     pub dns: Dns,
     pub log: Log,
     pub pop3: Pop3,
+    pub auth: Auth,
+}
+
+/// Throttling of failed logins, shared by IMAP, POP3, submission and the webmail (DESIGN.md §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// Failed logins that cost nothing (typos); the delay starts at the next one.
+    pub free_failures: usize,
+    /// The delay of the answer after those, in milliseconds; it doubles with each failure.
+    pub failure_delay_ms: u64,
+    /// The delay never grows beyond this many milliseconds.
+    pub max_failure_delay_ms: u64,
+    /// Failures for one account (from anywhere) within the window after which its logins are
+    /// refused until the window moves on; 0 = never.
+    pub account_failure_limit: usize,
+    /// Failures from one client address (IPv6: one /64) within the window after which its
+    /// logins are refused; 0 = never.
+    pub ip_failure_limit: usize,
+    /// Seconds a failure counts.
+    pub failure_window_secs: u64,
+}
+
+impl Default for Auth {
+    fn default() -> Auth {
+        Auth {
+            free_failures: 3,
+            failure_delay_ms: 1000,
+            max_failure_delay_ms: 15_000,
+            account_failure_limit: 10,
+            ip_failure_limit: 30,
+            failure_window_secs: 900,
+        }
+    }
 }
 
 /// SMTP sessions (MX and submission), RFC 5321.
@@ -304,6 +338,7 @@ impl Default for Config {
             dns: Dns::default(),
             log: Log::default(),
             pop3: Pop3::default(),
+            auth: Auth::default(),
         }
     }
 }
@@ -350,6 +385,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "pop3.idle_timeout_secs",
                 reason: "RFC 1939 §3 requires at least 600 seconds".into(),
+            });
+        }
+        if self.auth.failure_window_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "auth.failure_window_secs",
+                reason: "0 would forget every failure at once".into(),
             });
         }
         if self.queue.retry_intervals_secs.is_empty() {
@@ -447,6 +488,15 @@ mark_seen_on_retr = false          # mark messages \Seen (at QUIT) once retrieve
 expire = "NEVER"                   # EXPIRE capability: "NEVER", or "0" (removed at QUIT once retrieved)
 login_delay_secs = 0               # LOGIN-DELAY: minimum seconds between logins to one maildrop; 0 = off
 idle_timeout_secs = 600            # autologout timer, at least 600 (RFC 1939 §3)
+
+# Failed logins, counted for IMAP, POP3, submission and the webmail together.
+[auth]
+free_failures = 3                  # failures that cost nothing (typos)
+failure_delay_ms = 1000            # then each failure is answered this late, doubling each time
+max_failure_delay_ms = 15000       # ... up to this
+account_failure_limit = 10         # failures per account within the window, then refused; 0 = never
+ip_failure_limit = 30              # failures per client address (IPv6: /64), then refused; 0 = never
+failure_window_secs = 900          # how long a failure counts
 "#;
 
 #[cfg(test)]
@@ -493,6 +543,8 @@ mod tests {
         let c = Config::from_toml("[pop3]\nexpire = \"soon\"").unwrap();
         assert!(c.validate().is_err());
         let c = Config::from_toml("[pop3]\nidle_timeout_secs = 60").unwrap();
+        assert!(c.validate().is_err());
+        let c = Config::from_toml("[auth]\nfailure_window_secs = 0").unwrap();
         assert!(c.validate().is_err());
         let c = Config::from_toml("[pop3]\nexpire = \"0\"").unwrap();
         assert_eq!(c.pop3.expire_days().unwrap(), Some(0));

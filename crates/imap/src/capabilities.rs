@@ -48,6 +48,8 @@ pub fn after_login(append_limit: u64) -> String {
         "QUOTA",
         "QUOTA=RES-STORAGE",
         "BINARY",
+        "SAVEDATE",
+        "MULTIAPPEND",
     ]);
     format!("{} APPENDLIMIT={append_limit}", caps.join(" "))
 }

@@ -6,10 +6,24 @@
 //! - LIST selection options `LIST (SUBSCRIBED SPECIAL-USE RECURSIVEMATCH) ...` and return
 //!   options `RETURN (SUBSCRIBED CHILDREN SPECIAL-USE STATUS (...))` (RFC 5258, RFC 5819,
 //!   RFC 6154 §5.1);
-//! - `CREATE name (USE (\Sent))` (RFC 6154 §5.2 CREATE-SPECIAL-USE).
+//! - `CREATE name (USE (\Sent))` (RFC 6154 §5.2 CREATE-SPECIAL-USE);
+//! - the FETCH item `SAVEDATE` and the SEARCH keys `SAVEDBEFORE`, `SAVEDON`, `SAVEDSINCE` and
+//!   `SAVEDATESUPPORTED` (RFC 8514 §4);
+//! - several messages in one APPEND (RFC 3502 MULTIAPPEND).
 //!
-//! Only the first line of a command (before any literal) is rewritten, and only at positions
-//! where the extension's grammar puts its syntax, so literal data is never touched.
+//! Only positions where the extension's grammar puts its syntax are rewritten, so literal data
+//! is never touched: the first line of a command, or, for SEARCH keys and MULTIAPPEND, tokens
+//! found by [`lexer`](crate::lexer), which steps over literals whole.
+
+use crate::lexer::{self, Kind, Token};
+
+/// The header field name that marks a saved-date key rewritten for imap-codec (see
+/// [`rewrite_saved_date_keys`]). A field name cannot contain `:` (RFC 5322 §3.6.8), so a real
+/// HEADER search with this name could never match anything anyway.
+pub const SAVED_DATE_MARKER: &str = "Tern:Save-Date";
+
+/// Messages one MULTIAPPEND may carry; the reader already bounds their total size.
+pub const MAX_APPEND_MESSAGES: usize = 1000;
 
 /// ESEARCH return options (RFC 4731 §3.1, RFC 5182 §2.2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +55,14 @@ pub enum Extension {
     Search(SearchReturn),
     List(ListOptions),
     CreateSpecialUse(String),
+    /// FETCH asked for SAVEDATE (RFC 8514 §4.3). `uid_stands_in`: it was the only item, and
+    /// `UID` took its place so that imap-codec sees a valid FETCH.
+    FetchSaveDate {
+        uid_stands_in: bool,
+    },
+    /// The second and further messages of a MULTIAPPEND, each as a one-message APPEND command
+    /// with the same tag and mailbox (RFC 3502 §3).
+    MoreAppends(Vec<Vec<u8>>),
 }
 
 /// Splits the extension syntax off `command`, returning the rewritten command for imap-codec.
@@ -49,6 +71,9 @@ pub fn preparse(
     command: &[u8],
     saved: impl Fn(bool) -> String,
 ) -> Result<(Vec<u8>, Extension), &'static str> {
+    if is_append(command) {
+        return Ok(split_appends(command));
+    }
     let line_end = first_line_end(command);
     let (line, rest) = command.split_at(line_end);
     let words: Vec<&[u8]> = line.splitn(4, |&b| b == b' ').collect();
@@ -102,7 +127,11 @@ pub fn preparse(
             let mut replaced = saved(is_uid).into_bytes();
             replaced.extend_from_slice(&args[1..]);
             args = replaced;
+            if name == b"FETCH" {
+                (args, extension) = take_save_date_item(&args);
+            }
         }
+        b"FETCH" => (args, extension) = take_save_date_item(&args),
         b"LIST" if !is_uid => {
             let mut options = ListOptions::default();
             let mut extended = false;
@@ -162,7 +191,159 @@ pub fn preparse(
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(rest);
+    if name == b"SEARCH" {
+        out = rewrite_saved_date_keys(&out, head.len())?;
+    }
     Ok((out, extension))
+}
+
+/// True when the command's name (the second word) is APPEND.
+fn is_append(command: &[u8]) -> bool {
+    let mut words = command.splitn(3, |&b| b == b' ');
+    words
+        .nth(1)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"APPEND"))
+}
+
+/// RFC 3502 §6: `APPEND mailbox 1*(SP [flag-list SP] [date-time SP] literal)`. With more than
+/// one message, the first goes to imap-codec as a plain APPEND and the others wait in
+/// [`Extension::MoreAppends`], each as a one-message APPEND of its own. Anything that does not
+/// split cleanly is left whole, for imap-codec to answer.
+fn split_appends(command: &[u8]) -> (Vec<u8>, Extension) {
+    let unchanged = || (command.to_vec(), Extension::None);
+    let Some(tokens) = lexer::tokens(command, 0) else {
+        return unchanged();
+    };
+    let Some(mailbox) = tokens.get(2) else {
+        return unchanged();
+    };
+    let mut messages: Vec<&[u8]> = Vec::new();
+    let mut start = None;
+    for token in &tokens[3..] {
+        let begun = *start.get_or_insert(token.start);
+        if token.kind == Kind::Literal {
+            messages.push(&command[begun..token.end]);
+            start = None;
+        }
+    }
+    if messages.len() < 2 || start.is_some() {
+        return unchanged();
+    }
+    let one = |message: &[u8]| {
+        let mut single = command[..mailbox.end].to_vec();
+        single.push(b' ');
+        single.extend_from_slice(message);
+        single.extend_from_slice(b"\r\n");
+        single
+    };
+    let more = messages[1..].iter().map(|m| one(m)).collect();
+    (one(messages[0]), Extension::MoreAppends(more))
+}
+
+/// Takes `SAVEDATE` (RFC 8514 §4.3) out of a FETCH's item list (`args` = `set items ...`).
+fn take_save_date_item(args: &[u8]) -> (Vec<u8>, Extension) {
+    let unchanged = || (args.to_vec(), Extension::None);
+    let Some(tokens) = lexer::tokens(args, 0) else {
+        return unchanged();
+    };
+    let is_save_date =
+        |t: &Token| t.kind == Kind::Atom && args[t.start..t.end].eq_ignore_ascii_case(b"SAVEDATE");
+    let (list_start, list_end, items) = match tokens.get(1) {
+        Some(single) if is_save_date(single) => (single.start, single.end, &tokens[1..2]),
+        Some(open) if open.kind == Kind::Open => {
+            let Some(close) = tokens.iter().position(|t| t.kind == Kind::Close) else {
+                return unchanged();
+            };
+            (open.start, tokens[close].end, &tokens[2..close])
+        }
+        _ => return unchanged(),
+    };
+    if !items.iter().any(is_save_date) {
+        return unchanged();
+    }
+    let kept: Vec<&[u8]> = items
+        .iter()
+        .filter(|t| !is_save_date(t))
+        .map(|t| &args[t.start..t.end])
+        .collect();
+    let uid_stands_in = kept.is_empty();
+    let list = if uid_stands_in {
+        b"(UID)".to_vec()
+    } else {
+        [&b"("[..], &kept.join(&b' '), b")"].concat()
+    };
+    let mut out = args[..list_start].to_vec();
+    out.extend_from_slice(&list);
+    out.extend_from_slice(&args[list_end..]);
+    (out, Extension::FetchSaveDate { uid_stands_in })
+}
+
+/// Search keys that take arguments, and how many (RFC 9051 §6.4.4, RFC 5032, RFC 7162 §3.1.5).
+fn search_key_arguments(key: &[u8], next: Option<&Token>) -> usize {
+    match key.to_ascii_uppercase().as_slice() {
+        b"BCC" | b"BEFORE" | b"BODY" | b"CC" | b"FROM" | b"KEYWORD" | b"LARGER" | b"ON"
+        | b"SENTBEFORE" | b"SENTON" | b"SENTSINCE" | b"SINCE" | b"SMALLER" | b"SUBJECT"
+        | b"TEXT" | b"TO" | b"UID" | b"UNKEYWORD" | b"OLDER" | b"YOUNGER" | b"CHARSET" => 1,
+        b"HEADER" => 2,
+        // `MODSEQ [entry-name entry-type-req] mod-sequence-valzer`: the entry name is quoted.
+        b"MODSEQ" if next.is_some_and(|t| t.kind == Kind::Quoted) => 3,
+        b"MODSEQ" => 1,
+        _ => 0,
+    }
+}
+
+/// Rewrites the saved-date search keys (RFC 8514 §4.2), which imap-codec does not know, into
+/// keys it parses and `commands/search.rs` recognizes: `SAVEDBEFORE d` becomes
+/// `(BEFORE d HEADER "<marker>" "")` (likewise ON and SINCE), so imap-codec checks the date;
+/// `SAVEDATESUPPORTED` becomes `ALL`, as every mailbox here keeps save dates. Keys are told
+/// apart from arguments by each key's arity, so `SUBJECT SAVEDON` is left alone.
+fn rewrite_saved_date_keys(command: &[u8], from: usize) -> Result<Vec<u8>, &'static str> {
+    let Some(tokens) = lexer::tokens(command, from) else {
+        return Ok(command.to_vec());
+    };
+    let mut out = Vec::with_capacity(command.len());
+    let mut copied = 0;
+    let mut arguments = 0usize;
+    let mut i = 0;
+    while i < tokens.len() {
+        let token = tokens[i];
+        i += 1;
+        if arguments > 0 {
+            arguments -= 1;
+            continue;
+        }
+        if token.kind != Kind::Atom {
+            continue;
+        }
+        let word = command[token.start..token.end].to_ascii_uppercase();
+        let replacement = match word.as_slice() {
+            b"SAVEDBEFORE" | b"SAVEDON" | b"SAVEDSINCE" => {
+                let date = tokens
+                    .get(i)
+                    .filter(|t| matches!(t.kind, Kind::Atom | Kind::Quoted))
+                    .ok_or("SAVEDBEFORE, SAVEDON and SAVEDSINCE need a date")?;
+                i += 1;
+                let mut r = b"(".to_vec();
+                r.extend_from_slice(&word[5..]);
+                r.push(b' ');
+                r.extend_from_slice(&command[date.start..date.end]);
+                r.extend_from_slice(format!(" HEADER \"{SAVED_DATE_MARKER}\" \"\")").as_bytes());
+                Some((date.end, r))
+            }
+            b"SAVEDATESUPPORTED" => Some((token.end, b"ALL".to_vec())),
+            _ => {
+                arguments = search_key_arguments(&word, tokens.get(i));
+                None
+            }
+        };
+        if let Some((end, replacement)) = replacement {
+            out.extend_from_slice(&command[copied..token.start]);
+            out.extend_from_slice(&replacement);
+            copied = end;
+        }
+    }
+    out.extend_from_slice(&command[copied..]);
+    Ok(out)
 }
 
 /// The first line, CRLF included (or everything when there is no line feed).
@@ -378,5 +559,104 @@ mod tests {
     fn literals_are_left_alone() {
         let command = b"a APPEND INBOX {5}\r\nRETURN (\r\n";
         assert_eq!(run(command).0.as_bytes(), command);
+    }
+
+    #[test]
+    fn saved_date_search_keys() {
+        let marker = format!("HEADER \"{SAVED_DATE_MARKER}\" \"\"");
+        let (out, _) = run(b"a UID SEARCH SAVEDSINCE 1-Feb-2024 NOT SAVEDON \"2-Feb-2024\"\r\n");
+        assert_eq!(
+            out,
+            format!(
+                "a UID SEARCH (SINCE 1-Feb-2024 {marker}) NOT (ON \"2-Feb-2024\" {marker})\r\n"
+            )
+        );
+        let (out, ext) =
+            run(b"a SEARCH RETURN (COUNT) OR SAVEDATESUPPORTED SAVEDBEFORE 1-Jan-2000\r\n");
+        assert_eq!(
+            out,
+            format!("a SEARCH OR ALL (BEFORE 1-Jan-2000 {marker})\r\n")
+        );
+        assert!(matches!(ext, Extension::Search(r) if r.count));
+        // Arguments of other keys stay as they are, literals included.
+        let command = b"a SEARCH SUBJECT SAVEDON HEADER SAVEDON SAVEDSINCE TEXT {7}\r\nSAVEDON\r\n";
+        assert_eq!(run(command).0.as_bytes(), command);
+        let (out, _) = run(b"a SEARCH CHARSET UTF-8 TEXT {3}\r\nabc SAVEDON 1-Jan-2024\r\n");
+        assert_eq!(
+            out,
+            format!("a SEARCH CHARSET UTF-8 TEXT {{3}}\r\nabc (ON 1-Jan-2024 {marker})\r\n")
+        );
+        assert!(preparse(b"a SEARCH SAVEDON\r\n", saved).is_err());
+    }
+
+    #[test]
+    fn save_date_fetch_item() {
+        for (command, rewritten, uid_stands_in) in [
+            (
+                &b"a FETCH 1:* (FLAGS SAVEDATE UID) (CHANGEDSINCE 4)\r\n"[..],
+                "a FETCH 1:* (FLAGS UID) (CHANGEDSINCE 4)\r\n",
+                false,
+            ),
+            (
+                b"a UID FETCH 2 savedate\r\n",
+                "a UID FETCH 2 (UID)\r\n",
+                true,
+            ),
+            (b"a FETCH $ (SAVEDATE)\r\n", "a FETCH 2:3 (UID)\r\n", true),
+        ] {
+            assert_eq!(
+                run(command),
+                (
+                    rewritten.to_owned(),
+                    Extension::FetchSaveDate { uid_stands_in }
+                )
+            );
+        }
+        let command = b"a FETCH 1 (BODY.PEEK[HEADER.FIELDS (SAVEDATE)])\r\n";
+        assert_eq!(
+            run(command),
+            (
+                String::from_utf8_lossy(command).into_owned(),
+                Extension::None
+            )
+        );
+    }
+
+    #[test]
+    fn multiappend_is_split_into_single_appends() {
+        let (out, ext) = run(
+            b"a APPEND \"My box\" (\\Seen) \"01-Feb-2024 10:00:00 +0000\" {3}\r\none {5+}\r\n(two) ~{5}\r\nthree\r\n",
+        );
+        assert_eq!(
+            out,
+            "a APPEND \"My box\" (\\Seen) \"01-Feb-2024 10:00:00 +0000\" {3}\r\none\r\n"
+        );
+        let Extension::MoreAppends(more) = ext else {
+            panic!("{ext:?}")
+        };
+        let more: Vec<String> = more
+            .into_iter()
+            .map(|m| String::from_utf8(m).unwrap())
+            .collect();
+        assert_eq!(
+            more,
+            [
+                "a APPEND \"My box\" {5+}\r\n(two)\r\n",
+                "a APPEND \"My box\" ~{5}\r\nthree\r\n"
+            ]
+        );
+        // One message, or trailing junk after the last one: left whole for imap-codec.
+        for command in [
+            &b"a APPEND INBOX {3}\r\none\r\n"[..],
+            b"a APPEND INBOX {1}\r\nx {1}\r\ny junk\r\n",
+        ] {
+            assert_eq!(
+                run(command),
+                (
+                    String::from_utf8_lossy(command).into_owned(),
+                    Extension::None
+                )
+            );
+        }
     }
 }

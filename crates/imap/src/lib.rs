@@ -8,6 +8,7 @@
 mod capabilities;
 mod commands;
 mod extended;
+mod lexer;
 pub mod reader;
 mod session;
 mod utf7;

@@ -343,6 +343,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_multiappend_is_bounded_per_message_and_in_total() {
+        // RFC 3502: each message is a literal of its own; each gets the APPEND limit, and all
+        // of them together the command limit, checked before each literal's bytes are read.
+        let message = vec![b'x'; 900];
+        let mut input = b"a APPEND INBOX {900}\r\n".to_vec();
+        input.extend_from_slice(&message);
+        input.extend_from_slice(b" {900}\r\n");
+        input.extend_from_slice(&message);
+        input.extend_from_slice(b" {900}\r\n");
+        input.extend_from_slice(&message);
+        input.extend_from_slice(b"\r\nb NOOP\r\n");
+        let (got, sent) = frames(&input).await;
+        assert!(
+            matches!(got[0], Ok(Frame::LiteralRefused { length: 900, limit, .. }) if limit < 900),
+            "{:?}",
+            got[0]
+        );
+        assert_eq!(
+            sent,
+            b"+ Ready for literal data\r\n".repeat(2),
+            "no `+` for the third"
+        );
+    }
+
+    #[tokio::test]
     async fn long_lines_are_fatal() {
         let mut input = b"a NOOP ".to_vec();
         input.extend(vec![b'x'; 200]);

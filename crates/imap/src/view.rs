@@ -14,6 +14,8 @@ pub struct Entry {
     pub flags: Flags,
     pub modseq: u64,
     pub internal_date: i64,
+    /// When the message was saved into this mailbox (RFC 8514), if known.
+    pub save_date: Option<i64>,
     pub size: u64,
     pub keywords: Vec<String>,
 }
@@ -25,6 +27,7 @@ impl From<MessageMeta> for Entry {
             flags: meta.flags,
             modseq: meta.modseq,
             internal_date: meta.internal_date,
+            save_date: meta.save_date,
             size: meta.size,
             keywords: meta.keywords,
         }
@@ -130,6 +133,7 @@ mod tests {
                         flags: Flags::NONE,
                         keywords: vec![],
                         internal_date: 0,
+                        save_date: None,
                         size: 1,
                         blob: BlobId(String::new()),
                     })

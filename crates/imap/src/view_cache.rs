@@ -124,6 +124,7 @@ mod tests {
                 flags: Flags::NONE,
                 modseq: 1,
                 internal_date: 0,
+                save_date: None,
                 size: 10,
                 keywords: Vec::new(),
             })

@@ -155,6 +155,7 @@ mod tests {
             flags: tern_store::Flags::NONE,
             keywords: Vec::new(),
             internal_date: 0,
+            save_date: None,
             size,
             blob: BlobId(format!("{uid:064}")),
         }

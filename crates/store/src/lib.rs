@@ -111,6 +111,9 @@ pub trait Store: Send + Sync {
     /// its targets and independent of the others; outcomes come back in order, and UIDs are
     /// given in the order of the items.
     async fn append_batch(&self, items: Vec<AppendItem>) -> Result<Vec<BatchOutcome>>;
+    /// Stores several messages all or nothing: one failure (quota, a missing mailbox) leaves
+    /// none of them stored (IMAP MULTIAPPEND, RFC 3502 §3). UIDs are given in item order.
+    async fn append_all(&self, items: Vec<AppendItem>) -> Result<Vec<Vec<Appended>>>;
     /// True when a message with exactly these bytes is already in the mailbox (import de-duplication).
     async fn contains_blob(
         &self,

@@ -171,6 +171,9 @@ pub struct MessageMeta {
     pub flags: Flags,
     pub keywords: Vec<String>,
     pub internal_date: i64,
+    /// When the message was saved into this mailbox (unix seconds): APPEND, delivery, COPY
+    /// and MOVE each set it anew (RFC 8514 §1). None where a backend does not know it.
+    pub save_date: Option<i64>,
     pub size: u64,
     pub blob: BlobId,
 }

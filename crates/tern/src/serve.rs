@@ -86,7 +86,7 @@ pub async fn run(config: Config, demo: bool) -> Result<()> {
         store: Arc::clone(&store) as SharedStore,
         auth: Arc::new(Authenticator::new(
             Arc::clone(&store) as SharedStore,
-            ThrottleConfig::default(),
+            throttle_config(&config.auth),
         )),
         tls: TlsAcceptor::from(Arc::clone(&tls)),
         hostname: Arc::from(config.hostname.as_str()),
@@ -129,4 +129,17 @@ fn write_listening(data_dir: &Path, addresses: &BTreeMap<&str, String>) -> Resul
         .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// The `[auth]` settings as the throttle takes them.
+fn throttle_config(auth: &tern_config::Auth) -> ThrottleConfig {
+    ThrottleConfig {
+        free_failures: auth.free_failures,
+        base_delay: Duration::from_millis(auth.failure_delay_ms),
+        max_delay: Duration::from_millis(auth.max_failure_delay_ms),
+        account_limit: auth.account_failure_limit,
+        ip_limit: auth.ip_failure_limit,
+        window: Duration::from_secs(auth.failure_window_secs),
+        ..ThrottleConfig::default()
+    }
 }

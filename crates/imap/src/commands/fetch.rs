@@ -10,6 +10,7 @@ use imap_codec::imap_types::sequence::SequenceSet;
 use tern_message::{Address, Envelope, Part, PartKind};
 use tern_store::{FlagChange, FlagOp, Flags, MessageMeta};
 
+use crate::extended::Extension;
 use crate::view::Entry;
 
 use crate::session::{Fatal, Reply, Session, store_error};
@@ -29,6 +30,16 @@ impl Session {
         let mut items: Vec<MessageDataItemName<'_>> = match items {
             MacroOrMessageDataItemNames::Macro(m) => m.expand(),
             MacroOrMessageDataItemNames::MessageDataItemNames(items) => items.clone(),
+        };
+        // RFC 8514 §4.3 SAVEDATE, taken off the command before imap-codec parsed it.
+        let save_date = match std::mem::replace(&mut self.extension, Extension::None) {
+            Extension::FetchSaveDate { uid_stands_in } => {
+                if uid_stands_in {
+                    items.retain(|i| *i != MessageDataItemName::Uid);
+                }
+                true
+            }
+            _ => false,
         };
         // RFC 9051 §6.4.8: UID FETCH always reports the UID.
         if by_uid && !items.contains(&MessageDataItemName::Uid) {
@@ -192,7 +203,8 @@ impl Session {
                 } else {
                     &items
                 };
-                let written = write_message(&mut out, index + 1, &meta, summary, &blob, items);
+                let written =
+                    write_message(&mut out, index + 1, &meta, summary, &blob, items, save_date);
                 if written.is_err() {
                     out.truncate(before);
                 }
@@ -235,6 +247,7 @@ fn write_message(
     summary: Option<&tern_message::Summary>,
     blob: &[u8],
     items: &[MessageDataItemName<'_>],
+    save_date: bool,
 ) -> Result<(), UnknownEncoding> {
     out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
     for (i, item) in items.iter().enumerate() {
@@ -348,8 +361,27 @@ fn write_message(
             }
         }
     }
+    if save_date {
+        if !items.is_empty() {
+            out.push(b' ');
+        }
+        write_save_date(out, meta.save_date);
+    }
     out.extend_from_slice(b")\r\n");
     Ok(())
+}
+
+/// RFC 8514 §4.3: `SAVEDATE date-time`, or NIL when the save date is not known.
+fn write_save_date(out: &mut Vec<u8>, save_date: Option<i64>) {
+    out.extend_from_slice(b"SAVEDATE ");
+    match save_date {
+        Some(unix) => {
+            out.push(b'"');
+            out.extend_from_slice(internal_date(unix).as_bytes());
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"NIL"),
+    }
 }
 
 fn part_name(section: &[std::num::NonZeroU32]) -> String {
@@ -633,6 +665,10 @@ mod tests {
     fn dates() {
         assert_eq!(internal_date(0), "01-Jan-1970 00:00:00 +0000");
         assert_eq!(internal_date(1_700_000_000), "14-Nov-2023 22:13:20 +0000");
+        let mut out = Vec::new();
+        write_save_date(&mut out, Some(1_700_000_000));
+        write_save_date(&mut out, None);
+        assert_eq!(out, b"SAVEDATE \"14-Nov-2023 22:13:20 +0000\"SAVEDATE NIL");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use imap_codec::imap_types::search::SearchKey;
 use tern_message::{Address, Summary};
 use tern_store::{Flags, SearchField};
 
-use crate::extended::Extension;
+use crate::extended::{Extension, SAVED_DATE_MARKER};
 use crate::session::{Fatal, Reply, Session, store_error};
 use crate::view::{Entry, View};
 use crate::wire;
@@ -202,6 +202,9 @@ fn scan(key: &SearchKey<'_>, needs: &mut Needs, depth: usize) -> bool {
     if depth > MAX_DEPTH {
         return false;
     }
+    if saved_date_key(key).is_some() {
+        return true; // the save date is in the view
+    }
     match key {
         SearchKey::And(keys) => keys.as_ref().iter().all(|k| scan(k, needs, depth + 1)),
         SearchKey::Not(k) => scan(k, needs, depth + 1),
@@ -294,6 +297,16 @@ impl Message<'_> {
             .and_then(|s| s.sent_date)
             .map(day)
             .unwrap_or(internal_day);
+        if let Some((compare, date)) = saved_date_key(key) {
+            // Where a save date is unknown, INTERNALDATE stands in for it (our choice: the
+            // message was saved no later than it arrived).
+            let saved_day = day(self.meta.save_date.unwrap_or(self.meta.internal_date));
+            return match compare {
+                SavedDate::Before => saved_day < date_day(date),
+                SavedDate::On => saved_day == date_day(date),
+                SavedDate::Since => saved_day >= date_day(date),
+            };
+        }
         match key {
             SearchKey::And(keys) => keys.as_ref().iter().all(|k| self.matches(k)),
             SearchKey::Not(k) => !self.matches(k),
@@ -396,6 +409,39 @@ fn contains(haystack: &str, needle: &AString<'_>) -> bool {
     haystack.to_lowercase().contains(&lower(needle))
 }
 
+/// SAVEDBEFORE, SAVEDON, SAVEDSINCE (RFC 8514 §4.2): the save date's day is before, on, or
+/// on or after the date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SavedDate {
+    Before,
+    On,
+    Since,
+}
+
+/// A saved-date key (RFC 8514 §4.2) as `extended.rs` rewrote it for imap-codec,
+/// `(BEFORE|ON|SINCE date HEADER "<marker>" "")`: which one, and its date.
+fn saved_date_key<'k>(key: &'k SearchKey<'_>) -> Option<(SavedDate, &'k NaiveDate)> {
+    let SearchKey::And(keys) = key else {
+        return None;
+    };
+    let [date_key, SearchKey::Header(name, value)] = keys.as_ref() else {
+        return None;
+    };
+    if !name
+        .as_ref()
+        .eq_ignore_ascii_case(SAVED_DATE_MARKER.as_bytes())
+        || !value.as_ref().is_empty()
+    {
+        return None;
+    }
+    match date_key {
+        SearchKey::Before(date) => Some((SavedDate::Before, date)),
+        SearchKey::On(date) => Some((SavedDate::On, date)),
+        SearchKey::Since(date) => Some((SavedDate::Since, date)),
+        _ => None,
+    }
+}
+
 /// Days since 1970-01-01 of an IMAP date (RFC 9051 §6.4.4: dates disregard time and zone).
 fn date_day(date: &NaiveDate) -> i64 {
     date.as_ref()
@@ -407,4 +453,39 @@ fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imap_codec::CommandCodec;
+    use imap_codec::decode::Decoder;
+    use imap_codec::imap_types::command::CommandBody;
+
+    /// The keys imap-codec parses from a SEARCH after extended.rs rewrote it.
+    fn criteria_kinds(command: &[u8]) -> Vec<Option<SavedDate>> {
+        let (command, _) = crate::extended::preparse(command, |_| String::new()).unwrap();
+        let (_, parsed) = CommandCodec::default().decode(&command).unwrap();
+        let CommandBody::Search { criteria, .. } = parsed.body else {
+            panic!("not a SEARCH")
+        };
+        criteria
+            .as_ref()
+            .iter()
+            .map(|k| saved_date_key(k).map(|(kind, _)| kind))
+            .collect()
+    }
+
+    #[test]
+    fn saved_date_keys_survive_imap_codec() {
+        assert_eq!(
+            criteria_kinds(b"a SEARCH SAVEDBEFORE 1-Feb-2024 SAVEDON 2-Feb-2024 SAVEDSINCE \"3-Feb-2024\" SEEN\r\n"),
+            [Some(SavedDate::Before), Some(SavedDate::On), Some(SavedDate::Since), None]
+        );
+        // A client's own HEADER search is no saved-date key, marker or not.
+        assert_eq!(
+            criteria_kinds(b"a SEARCH (SINCE 1-Feb-2024 HEADER \"Subject\" \"\")\r\n"),
+            [None]
+        );
+    }
 }

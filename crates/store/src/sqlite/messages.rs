@@ -160,7 +160,8 @@ pub(crate) fn upsert_blob(
         .query_row([&id.0], |r| r.get(0))?)
 }
 
-const META_COLUMNS: &str = "m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, b.hash";
+const META_COLUMNS: &str =
+    "m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, b.hash, m.save_date";
 const META_FROM: &str = "FROM messages m JOIN blobs b ON b.id = m.blob_id";
 
 fn meta_from_row(r: &rusqlite::Row) -> rusqlite::Result<MessageMeta> {
@@ -173,6 +174,7 @@ fn meta_from_row(r: &rusqlite::Row) -> rusqlite::Result<MessageMeta> {
         internal_date: r.get(4)?,
         size: r.get::<_, i64>(5)? as u64,
         blob: BlobId(r.get(6)?),
+        save_date: r.get(7)?,
     })
 }
 
@@ -198,7 +200,7 @@ fn load_one(conn: &Connection, mailbox: MailboxId, uid: u32) -> Result<Option<(M
             "SELECT {META_COLUMNS}, m.blob_id {META_FROM} WHERE m.mailbox_id = ?1 AND m.uid = ?2"
         ))?
         .query_row(params![mailbox.0, uid], |r| {
-            Ok((meta_from_row(r)?, r.get(7)?))
+            Ok((meta_from_row(r)?, r.get(8)?))
         })
         .optional()?)
 }
@@ -219,7 +221,7 @@ pub(crate) fn summaries(
             .map_err(|e| StoreError::Corrupt(format!("summary of UID {}: {e}", meta.uid)))?;
         Ok(MessageSummary { meta, summary })
     };
-    let row = |r: &rusqlite::Row| Ok((meta_from_row(r)?, r.get::<_, Vec<u8>>(7)?));
+    let row = |r: &rusqlite::Row| Ok((meta_from_row(r)?, r.get::<_, Vec<u8>>(8)?));
     let mut out = Vec::with_capacity(sorted.len());
     // A dense set of UIDs (a FETCH 1:* walks the mailbox in chunks) is one range scan of the
     // primary key; a sparse one is a lookup per UID.

@@ -216,11 +216,12 @@ impl SqliteStore {
     }
 
     /// The one path every message takes into the store: blobs durable first, then one
-    /// transaction with a savepoint per item (and per target when `each_alone`).
+    /// transaction with a savepoint per item (and per target for `Isolation::Target`); under
+    /// `Isolation::None` the first failure undoes the whole transaction.
     async fn store_messages(
         &self,
         items: Vec<AppendItem>,
-        each_alone: bool,
+        isolation: Isolation,
     ) -> Result<Vec<Vec<Result<Appended>>>> {
         if items.iter().any(|i| i.targets.is_empty()) {
             return Err(StoreError::invalid("append", "no target mailbox"));
@@ -230,17 +231,32 @@ impl SqliteStore {
         let blobs = Arc::clone(&self.blobs);
         self.write(move |conn, changes| {
             let save_date = now();
+            let each_alone = isolation == Isolation::Target;
             let mut out = Vec::with_capacity(items.len());
             for (item, blob) in items.iter().zip(&blobs_ready) {
                 let stored = in_savepoint(conn, changes, |conn, changes| {
                     store_one(conn, changes, &blobs, item, blob, save_date, each_alone)
                 });
-                out.push(stored.unwrap_or_else(|e| vec![Err(e)]));
+                out.push(match stored {
+                    Err(e) if isolation == Isolation::None => return Err(e),
+                    stored => stored.unwrap_or_else(|e| vec![Err(e)]),
+                });
             }
             Ok(out)
         })
         .await
     }
+}
+
+/// How much of a store call one failure undoes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    /// Everything: all items or none (MULTIAPPEND).
+    None,
+    /// The item, in all its targets (APPEND, import).
+    Item,
+    /// Only that target (delivery to several recipients).
+    Target,
 }
 
 /// Stores one item: the blob's row, then a message row per target.
@@ -455,7 +471,7 @@ impl Store for SqliteStore {
             targets,
             skip_duplicates: false,
         };
-        let mut results = self.store_messages(vec![item], false).await?;
+        let mut results = self.store_messages(vec![item], Isolation::Item).await?;
         results.pop().unwrap_or_default().into_iter().collect()
     }
     async fn deliver(
@@ -470,11 +486,11 @@ impl Store for SqliteStore {
             targets,
             skip_duplicates: false,
         };
-        let mut results = self.store_messages(vec![item], true).await?;
+        let mut results = self.store_messages(vec![item], Isolation::Target).await?;
         Ok(results.pop().unwrap_or_default())
     }
     async fn append_batch(&self, items: Vec<AppendItem>) -> Result<Vec<BatchOutcome>> {
-        let results = self.store_messages(items, false).await?;
+        let results = self.store_messages(items, Isolation::Item).await?;
         Ok(results
             .into_iter()
             .map(|targets| {
@@ -487,6 +503,13 @@ impl Store for SqliteStore {
                 }
             })
             .collect())
+    }
+    async fn append_all(&self, items: Vec<AppendItem>) -> Result<Vec<Vec<Appended>>> {
+        let results = self.store_messages(items, Isolation::None).await?;
+        results
+            .into_iter()
+            .map(|targets| targets.into_iter().collect())
+            .collect()
     }
     async fn contains_blob(
         &self,

@@ -1233,3 +1233,75 @@ async fn list_uids_pages_a_mailbox_in_each_order() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn save_date_is_set_anew_by_append_copy_and_move() {
+    let f = fixture();
+    let a = account(&f.store, "u@example.test").await;
+    let inbox = inbox(&f.store, a).await;
+    let trash = f.store.mailbox(a, "Trash").await.unwrap().unwrap().id;
+    let before = now();
+    append(&f.store, a, inbox, message(1)).await;
+    append(&f.store, a, inbox, message(2)).await;
+    let saved = f.store.messages(a, inbox).await.unwrap();
+    assert!(
+        saved
+            .iter()
+            .all(|m| m.save_date.is_some_and(|d| d >= before && d <= now())),
+        "APPEND records when: {saved:?}"
+    );
+    // Back-date the originals, so a copy that kept their save date would show it.
+    let conn = rusqlite::Connection::open(SqliteStore::database_path(&f.path)).unwrap();
+    conn.execute("UPDATE messages SET save_date = 1000", [])
+        .unwrap();
+    drop(conn);
+    f.store.copy_messages(a, inbox, &[1], trash).await.unwrap();
+    f.store.move_messages(a, inbox, &[2], trash).await.unwrap();
+    let left = f.store.messages(a, inbox).await.unwrap();
+    assert_eq!(left[0].save_date, Some(1000), "the source keeps its own");
+    let copies = f.store.messages(a, trash).await.unwrap();
+    assert_eq!(copies.len(), 2);
+    for copy in copies {
+        // RFC 8514 §1: the save date is when the message entered *this* mailbox.
+        assert!(copy.save_date.is_some_and(|d| d >= before), "{copy:?}");
+    }
+    let summaries = f.store.summaries(a, inbox, &[1]).await.unwrap();
+    assert_eq!(summaries[0].meta.save_date, Some(1000));
+}
+
+#[tokio::test]
+async fn append_all_stores_every_message_or_none() {
+    let f = fixture();
+    let a = account(&f.store, "u@example.test").await;
+    f.store
+        .set_account_quota("u@example.test", Some(3 * message(0).len() as u64))
+        .await
+        .unwrap();
+    let inbox = inbox(&f.store, a).await;
+    let item = |n: usize| AppendItem {
+        raw: message(n),
+        internal_date: 0,
+        targets: vec![target(a, inbox)],
+        skip_duplicates: false,
+    };
+    let stored = f.store.append_all(vec![item(1), item(2)]).await.unwrap();
+    let uids: Vec<u32> = stored.iter().map(|s| s[0].uid).collect();
+    assert_eq!(uids, [1, 2], "UIDs in item order");
+    // Two more would take the account over quota: the first, which fits, is undone too.
+    let refused = f.store.append_all(vec![item(3), item(4)]).await;
+    assert!(refused.unwrap_err().is_over_quota());
+    let missing = AppendItem {
+        targets: vec![target(a, MailboxId(999_999))],
+        ..item(5)
+    };
+    assert!(f.store.append_all(vec![item(6), missing]).await.is_err());
+    assert_eq!(f.store.messages(a, inbox).await.unwrap().len(), 2);
+    assert_eq!(
+        f.store.quota(a).await.unwrap().account_used,
+        2 * message(0).len() as u64
+    );
+    assert_eq!(
+        f.store.append_all(vec![item(7)]).await.unwrap()[0][0].uid,
+        3
+    );
+}
