@@ -134,7 +134,7 @@ for side in tern dovecot; do
     r[$side.logins]=$(field "$out" logins_per_s)
     log "$side: (3) big mailbox ($big messages)"
     out=$($load bigbox --port "$port" --user "$big_user" --word "$word")
-    for k in select_s fetch_s search_s hits; do r[$side.$k]=$(field "$out" "$k"); done
+    for k in select_s reselect_s fetch_s search_s hits; do r[$side.$k]=$(field "$out" "$k"); done
     conns=$idle_conns
     [[ $side == dovecot ]] && conns=$dovecot_idle
     log "$side: (4) $conns connections in IDLE"
@@ -170,6 +170,7 @@ report="$WORK/results/imap-$(date +%Y%m%d-%H%M%S).txt"
     row "(1) server peak PSS during the mixed run, kB" "${r[tern.mixed_mem]}" "${r[dovecot.mixed_mem]}"
     row "(2) logins/s (higher is better)" "${r[tern.logins]}" "${r[dovecot.logins]}"
     row "(3) SELECT s (lower is better)" "${r[tern.select_s]}" "${r[dovecot.select_s]}"
+    row "(3) SELECT again, unchanged, s" "${r[tern.reselect_s]}" "${r[dovecot.reselect_s]}"
     row "(3) UID FETCH 1:* (UID FLAGS ENVELOPE) s" "${r[tern.fetch_s]}" "${r[dovecot.fetch_s]}"
     row "(3) SEARCH TEXT \"$word\" s (hits ${r[tern.hits]}/${r[dovecot.hits]})" "${r[tern.search_s]}" "${r[dovecot.search_s]}"
     row "(4) kB per IDLE connection (${r[tern.idle_conns]}/${r[dovecot.idle_conns]})" "${r[tern.idle_kb]}" "${r[dovecot.idle_kb]}"

@@ -644,10 +644,10 @@ impl Session {
                     }
                     // RFC 7162 §3.2.4: with QRESYNC, unsolicited FETCH carries the UID.
                     wire::fetch_flags(out, index + 1, &meta, rev2 || qresync, condstore);
-                    view.messages[index] = meta;
+                    Arc::make_mut(&mut view.messages)[index] = meta;
                 }
                 None if view.messages.last().is_none_or(|last| meta.uid > last.uid) => {
-                    view.messages.push(meta);
+                    Arc::make_mut(&mut view.messages).push(meta);
                     added = true;
                 }
                 None => {} // expunged again before we saw it

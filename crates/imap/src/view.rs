@@ -3,6 +3,7 @@
 //! may report them.
 
 use imap_codec::imap_types::sequence::{SeqOrUid, SequenceSet};
+use std::sync::Arc;
 use tern_store::{Flags, MailboxId, MessageMeta};
 
 /// What the view keeps per message: enough for sequence numbers, FLAGS, MODSEQ, INTERNALDATE,
@@ -43,8 +44,9 @@ pub struct View {
     pub read_only: bool,
     pub uid_validity: u32,
     pub uid_next: u32,
-    /// Index + 1 is the message sequence number; ascending UIDs.
-    pub messages: Vec<Entry>,
+    /// Index + 1 is the message sequence number; ascending UIDs. Shared with other sessions
+    /// of the same mailbox state (view_cache.rs) until this one changes it (copy on write).
+    pub messages: Arc<Vec<Entry>>,
     /// Every change with a MODSEQ up to this one is reflected in `messages`.
     pub synced_modseq: u64,
     /// The change feed announced something for this mailbox since the last sync.
@@ -138,7 +140,8 @@ mod tests {
                         blob: BlobId(String::new()),
                     })
                 })
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
             synced_modseq: 1,
             dirty: false,
         }

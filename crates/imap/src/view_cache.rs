@@ -1,7 +1,7 @@
 //! The message lists of recently selected large mailboxes, shared by every session of the
-//! process. A SELECT of a mailbox that nobody changed since it was last read copies the list
+//! process. A SELECT of a mailbox that nobody changed since it was last read shares the list
 //! instead of reading every row again (a 100,000-message INBOX on a phone that reconnects
-//! often).
+//! often), and sessions idling on one mailbox hold one copy of it, not one each.
 //!
 //! An entry is valid while the mailbox's UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ are what they
 //! were when it was read: every change to a mailbox (append, flags, expunge) raises its
@@ -68,7 +68,7 @@ impl ViewCache {
     }
 
     /// Keeps the list read for `info` (read after `info`), evicting the least recently used.
-    pub fn put(&self, info: &MailboxInfo, entries: &[Entry]) {
+    pub fn put(&self, info: &MailboxInfo, entries: &Arc<Vec<Entry>>) {
         if entries.len() < MIN_CACHED_MESSAGES || entries.len() > MAX_CACHED_MESSAGES {
             return;
         }
@@ -76,7 +76,7 @@ impl ViewCache {
         inner.clock += 1;
         let cached = Cached {
             version: Version::of(info),
-            entries: Arc::new(entries.to_vec()),
+            entries: Arc::clone(entries),
             last_used: inner.clock,
         };
         if let Some(old) = inner.mailboxes.insert(info.id, cached) {
@@ -134,14 +134,14 @@ mod tests {
     #[test]
     fn a_list_is_served_only_at_the_state_it_was_read() {
         let cache = ViewCache::default();
-        cache.put(&info(1, 7), &entries(MIN_CACHED_MESSAGES));
+        cache.put(&info(1, 7), &Arc::new(entries(MIN_CACHED_MESSAGES)));
         assert_eq!(
             cache.get(&info(1, 7)).map(|e| e.len()),
             Some(MIN_CACHED_MESSAGES)
         );
         assert!(cache.get(&info(1, 8)).is_none(), "changed since");
         assert!(cache.get(&info(2, 7)).is_none(), "another mailbox");
-        cache.put(&info(3, 1), &entries(10));
+        cache.put(&info(3, 1), &Arc::new(entries(10)));
         assert!(
             cache.get(&info(3, 1)).is_none(),
             "small mailboxes are not kept"
@@ -152,11 +152,11 @@ mod tests {
     fn the_least_recently_used_goes_first_when_full() {
         let cache = ViewCache::default();
         let third = MAX_CACHED_MESSAGES / 3;
-        cache.put(&info(1, 1), &entries(third));
-        cache.put(&info(2, 1), &entries(third));
-        cache.put(&info(3, 1), &entries(third));
+        cache.put(&info(1, 1), &Arc::new(entries(third)));
+        cache.put(&info(2, 1), &Arc::new(entries(third)));
+        cache.put(&info(3, 1), &Arc::new(entries(third)));
         assert!(cache.get(&info(1, 1)).is_some());
-        cache.put(&info(4, 1), &entries(third));
+        cache.put(&info(4, 1), &Arc::new(entries(third)));
         assert!(
             cache.get(&info(2, 1)).is_none(),
             "least recently used, evicted"

@@ -46,7 +46,11 @@ impl Session {
         gone.sort_unstable_by(|a, b| b.cmp(a));
         let mut vanished = Vec::with_capacity(gone.len());
         for index in gone {
-            vanished.push(view.messages.remove(index).uid);
+            vanished.push(
+                std::sync::Arc::make_mut(&mut view.messages)
+                    .remove(index)
+                    .uid,
+            );
             if !self.qresync {
                 self.io.untagged(&format!("{} EXPUNGE", index + 1));
             }

@@ -230,7 +230,7 @@ impl Session {
         };
         for meta in changed {
             if let Some(index) = view.index_of_uid(meta.uid) {
-                view.messages[index] = Entry::from(meta);
+                Arc::make_mut(&mut view.messages)[index] = Entry::from(meta);
             }
         }
     }

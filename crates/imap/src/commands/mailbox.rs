@@ -64,11 +64,12 @@ impl Session {
             Err(e) => return Ok(store_error(&e)),
         };
         let messages = match self.config.views.get(&info) {
-            Some(cached) => cached.as_ref().clone(),
+            Some(cached) => cached,
             None => match store.messages(account, info.id).await {
                 Ok(messages) => {
-                    let messages: Vec<_> =
-                        messages.into_iter().map(crate::view::Entry::from).collect();
+                    let messages: std::sync::Arc<Vec<_>> = std::sync::Arc::new(
+                        messages.into_iter().map(crate::view::Entry::from).collect(),
+                    );
                     self.config.views.put(&info, &messages);
                     messages
                 }
