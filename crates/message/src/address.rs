@@ -64,7 +64,9 @@ fn tokenize(value: &str) -> Vec<Token> {
     let mut chars = value.chars().peekable();
     while let Some(&next) = chars.peek() {
         match next {
-            ' ' | '\t' | '\r' | '\n' => {
+            // Every whitespace the atom below stops at (form feed, vertical tab, U+00A0...),
+            // or an empty atom would be pushed forever without consuming anything.
+            c if c.is_whitespace() => {
                 chars.next();
             }
             '(' => {
@@ -430,6 +432,24 @@ mod tests {
         assert_eq!(
             parse_address_list("Name <>"),
             [addr(Some("Name"), MISSING_MAILBOX, MISSING_DOMAIN)]
+        );
+    }
+
+    #[test]
+    fn any_whitespace_separates_words() {
+        // Found by the imap_session fuzz target: a form feed (or any whitespace other than
+        // space, tab, CR, LF) made the tokenizer loop forever, pushing empty atoms until the
+        // process ran out of memory, on APPEND or delivery of such a message.
+        for ws in ['\u{c}', '\u{b}', '\u{a0}', '\u{2003}', '\u{3000}'] {
+            assert_eq!(
+                parse_address_list(&format!("Alice{ws} <alice@example.org>")),
+                [addr(Some("Alice"), "alice", "example.org")],
+                "{ws:?}"
+            );
+        }
+        assert_eq!(
+            parse_address_list("\u{c}a@example.org\u{b}"),
+            [addr(None, "a", "example.org")]
         );
     }
 
