@@ -29,6 +29,7 @@ fn config() -> Arc<ImapConfig> {
                     max_other_literal: 4 * 1024,
                     max_command: 128 * 1024,
                 },
+                views: tern_imap::ViewCache::default(),
             })
         })
         .clone()
