@@ -53,18 +53,41 @@ struct Inner {
     clock: u64,
 }
 
+/// What the cache holds for a mailbox.
+pub enum Lookup {
+    /// The list at exactly the mailbox's current state.
+    Current(Arc<Vec<Entry>>),
+    /// A list from before the changes with a MODSEQ above `modseq`: bring it up to date with
+    /// [`updated`] rather than reading every row again.
+    Older {
+        entries: Arc<Vec<Entry>>,
+        modseq: u64,
+    },
+}
+
 impl ViewCache {
-    /// The list of `info`'s mailbox, if one read at exactly its current state is cached.
-    pub fn get(&self, info: &MailboxInfo) -> Option<Arc<Vec<Entry>>> {
+    /// The cached list of `info`'s mailbox, current or older (same UIDVALIDITY).
+    pub fn get(&self, info: &MailboxInfo) -> Option<Lookup> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.clock += 1;
         let now = inner.clock;
         let cached = inner.mailboxes.get_mut(&info.id)?;
-        if cached.version != Version::of(info) {
+        let current = Version::of(info);
+        if cached.version.uid_validity != current.uid_validity
+            || cached.version.highest_modseq > current.highest_modseq
+        {
             return None;
         }
         cached.last_used = now;
-        Some(Arc::clone(&cached.entries))
+        let entries = Arc::clone(&cached.entries);
+        Some(if cached.version == current {
+            Lookup::Current(entries)
+        } else {
+            Lookup::Older {
+                entries,
+                modseq: cached.version.highest_modseq,
+            }
+        })
     }
 
     /// Keeps the list read for `info` (read after `info`), evicting the least recently used.
@@ -97,6 +120,29 @@ impl ViewCache {
             }
         }
     }
+}
+
+/// `entries` (ascending UIDs) without the `vanished` UIDs and with each of `changed` (new
+/// state of an existing message, or a new one) in its place: the changes since the list was
+/// read (RFC 7162 §3.2.5.1 and §3.2.10 give what a client does with the same two lists).
+pub fn updated(entries: &[Entry], vanished: &[u32], mut changed: Vec<Entry>) -> Vec<Entry> {
+    let mut vanished = vanished.to_vec();
+    vanished.sort_unstable();
+    changed.sort_unstable_by_key(|e| e.uid);
+    let mut out = Vec::with_capacity(entries.len() + changed.len());
+    let mut changed = changed.into_iter().peekable();
+    for entry in entries {
+        while let Some(new) = changed.next_if(|c| c.uid < entry.uid) {
+            out.push(new);
+        }
+        if let Some(new) = changed.next_if(|c| c.uid == entry.uid) {
+            out.push(new);
+        } else if vanished.binary_search(&entry.uid).is_err() {
+            out.push(entry.clone());
+        }
+    }
+    out.extend(changed);
+    out
 }
 
 #[cfg(test)]
@@ -135,17 +181,41 @@ mod tests {
     fn a_list_is_served_only_at_the_state_it_was_read() {
         let cache = ViewCache::default();
         cache.put(&info(1, 7), &Arc::new(entries(MIN_CACHED_MESSAGES)));
-        assert_eq!(
-            cache.get(&info(1, 7)).map(|e| e.len()),
-            Some(MIN_CACHED_MESSAGES)
+        assert!(
+            matches!(cache.get(&info(1, 7)), Some(Lookup::Current(e)) if e.len() == MIN_CACHED_MESSAGES)
         );
-        assert!(cache.get(&info(1, 8)).is_none(), "changed since");
+        assert!(
+            matches!(
+                cache.get(&info(1, 8)),
+                Some(Lookup::Older { modseq: 7, .. })
+            ),
+            "changed since"
+        );
+        assert!(cache.get(&info(1, 6)).is_none(), "newer than the mailbox");
         assert!(cache.get(&info(2, 7)).is_none(), "another mailbox");
         cache.put(&info(3, 1), &Arc::new(entries(10)));
         assert!(
             cache.get(&info(3, 1)).is_none(),
             "small mailboxes are not kept"
         );
+    }
+
+    #[test]
+    fn updating_removes_vanished_replaces_changed_and_adds_new() {
+        let mut flagged = entries(5)[3].clone();
+        flagged.flags = Flags::SEEN;
+        flagged.modseq = 9;
+        let new = Entry {
+            uid: 8,
+            ..entries(1)[0].clone()
+        };
+        let out = updated(&entries(5), &[2, 5], vec![new, flagged.clone()]);
+        assert_eq!(
+            out.iter().map(|e| e.uid).collect::<Vec<_>>(),
+            vec![1, 3, 4, 8]
+        );
+        assert_eq!(out[2], flagged);
+        assert_eq!(updated(&[], &[], vec![]), vec![]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! SPECIAL-USE; RFC 3348 CHILDREN; RFC 8438 STATUS=SIZE).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use imap_codec::imap_types::command::SelectParameter;
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
@@ -11,7 +12,8 @@ use tern_store::{MailboxInfo, names};
 
 use crate::extended::{Extension, ListOptions};
 use crate::session::{Fatal, Reply, Session, store_error};
-use crate::view::View;
+use crate::view::{self, View};
+use crate::view_cache::{self, Lookup};
 
 impl Session {
     pub(crate) fn account_id(&self) -> tern_store::AccountId {
@@ -19,6 +21,30 @@ impl Session {
         self.account
             .as_ref()
             .map_or(tern_store::AccountId(0), |a| a.id)
+    }
+
+    /// Every message of `info`'s mailbox: shared from the view cache when nobody changed it,
+    /// brought up to date from the cache by its changes since, or read whole.
+    async fn mailbox_list(
+        &self,
+        info: &MailboxInfo,
+    ) -> Result<Arc<Vec<view::Entry>>, tern_store::StoreError> {
+        let (account, store) = (self.account_id(), self.store());
+        let messages = match self.config.views.get(info) {
+            Some(Lookup::Current(messages)) => return Ok(messages),
+            Some(Lookup::Older { entries, modseq }) => {
+                let vanished = store.vanished_since(account, info.id, modseq).await?;
+                let changed = store.changed_since(account, info.id, modseq).await?;
+                let changed = changed.into_iter().map(view::Entry::from).collect();
+                Arc::new(view_cache::updated(&entries, &vanished, changed))
+            }
+            None => {
+                let messages = store.messages(account, info.id).await?;
+                Arc::new(messages.into_iter().map(view::Entry::from).collect())
+            }
+        };
+        self.config.views.put(info, &messages);
+        Ok(messages)
     }
 
     /// SELECT / EXAMINE (RFC 9051 §6.3.2, §6.3.3).
@@ -63,18 +89,9 @@ impl Session {
             Ok(None) => return Ok(Reply::no("No such mailbox").code("NONEXISTENT")),
             Err(e) => return Ok(store_error(&e)),
         };
-        let messages = match self.config.views.get(&info) {
-            Some(cached) => cached,
-            None => match store.messages(account, info.id).await {
-                Ok(messages) => {
-                    let messages: std::sync::Arc<Vec<_>> = std::sync::Arc::new(
-                        messages.into_iter().map(crate::view::Entry::from).collect(),
-                    );
-                    self.config.views.put(&info, &messages);
-                    messages
-                }
-                Err(e) => return Ok(store_error(&e)),
-            },
+        let messages = match self.mailbox_list(&info).await {
+            Ok(messages) => messages,
+            Err(e) => return Ok(store_error(&e)),
         };
         let synced_modseq = messages
             .iter()
