@@ -154,6 +154,14 @@ pub trait Store: Send + Sync {
         mailbox: MailboxId,
         uids: &[u32],
     ) -> Result<Vec<MessageSummary>>;
+    /// The envelopes of the messages with `uids` (ascending; UIDs not there are left out):
+    /// IMAP FETCH ENVELOPE without decoding the rest of the summary.
+    async fn envelopes(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, tern_message::Envelope)>>;
     /// Opens a message's bytes for streaming.
     async fn open_blob(&self, blob: &BlobId) -> Result<BlobReader>;
     /// Reads a message's bytes whole (for small messages and tests).

@@ -97,11 +97,11 @@ impl Session {
         let Some(view) = self.selected.as_ref() else {
             return Ok(Reply::bad("No mailbox selected"));
         };
+        let needs_envelope = items.contains(&MessageDataItemName::Envelope);
         let needs_summary = items.iter().any(|i| {
             matches!(
                 i,
-                MessageDataItemName::Envelope
-                    | MessageDataItemName::Body
+                MessageDataItemName::Body
                     | MessageDataItemName::BodyStructure
                     | MessageDataItemName::BodyExt { .. }
                     | MessageDataItemName::Rfc822Header
@@ -123,6 +123,8 @@ impl Session {
         });
         // The blob's address comes with the summary.
         let needs_summary = needs_summary || needs_blob;
+        // ENVELOPE without the structure (a client listing headers): decode only envelopes.
+        let envelope_only = needs_envelope && !needs_summary;
         // RFC 9051 §6.4.5: BODY[...] (not PEEK) and RFC822 / RFC822.TEXT set \Seen.
         let sets_seen = !view.read_only
             && items.iter().any(|i| {
@@ -148,6 +150,14 @@ impl Session {
             let summaries = if needs_summary {
                 match store.summaries(account, mailbox, &uids).await {
                     Ok(s) => s,
+                    Err(e) => return Ok(store_error(&e)),
+                }
+            } else {
+                Vec::new()
+            };
+            let envelopes = if envelope_only {
+                match store.envelopes(account, mailbox, &uids).await {
+                    Ok(e) => e,
                     Err(e) => return Ok(store_error(&e)),
                 }
             } else {
@@ -187,6 +197,14 @@ impl Session {
                 if needs_summary && summary.is_none() {
                     continue; // expunged meanwhile; reported later
                 }
+                let envelope = if envelope_only {
+                    match envelopes.binary_search_by_key(&uid, |(uid, _)| *uid) {
+                        Ok(i) => Some(&envelopes[i].1),
+                        Err(_) => continue, // expunged meanwhile
+                    }
+                } else {
+                    summary.map(|s| &s.envelope)
+                };
                 let blob = if let (true, Some(found)) = (needs_blob, found) {
                     match store.read_blob(&found.meta.blob).await {
                         Ok(blob) => blob,
@@ -203,8 +221,18 @@ impl Session {
                 } else {
                     &items
                 };
-                let written =
-                    write_message(&mut out, index + 1, &meta, summary, &blob, items, save_date);
+                let written = write_message(
+                    &mut out,
+                    index + 1,
+                    &meta,
+                    Loaded {
+                        summary,
+                        envelope,
+                        blob: &blob,
+                    },
+                    items,
+                    save_date,
+                );
                 if written.is_err() {
                     out.truncate(before);
                 }
@@ -239,16 +267,27 @@ impl Session {
 /// A part's transfer encoding is not one we can decode (BINARY, RFC 3516 §4.3).
 struct UnknownEncoding;
 
+/// What was read for one message beyond the view's entry.
+struct Loaded<'a> {
+    summary: Option<&'a tern_message::Summary>,
+    envelope: Option<&'a Envelope>,
+    blob: &'a [u8],
+}
+
 /// One `* n FETCH (...)` response.
 fn write_message(
     out: &mut Vec<u8>,
     seq: usize,
     meta: &Entry,
-    summary: Option<&tern_message::Summary>,
-    blob: &[u8],
+    loaded: Loaded<'_>,
     items: &[MessageDataItemName<'_>],
     save_date: bool,
 ) -> Result<(), UnknownEncoding> {
+    let Loaded {
+        summary,
+        envelope,
+        blob,
+    } = loaded;
     out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -275,8 +314,8 @@ fn write_message(
             }
             MessageDataItemName::Envelope => {
                 out.extend_from_slice(b"ENVELOPE ");
-                if let Some(summary) = summary {
-                    envelope(out, &summary.envelope);
+                if let Some(found) = envelope {
+                    write_envelope(out, found);
                 }
             }
             MessageDataItemName::Body => {
@@ -518,7 +557,7 @@ pub fn internal_date(unix: i64) -> String {
 }
 
 /// ENVELOPE (RFC 9051 §7.5.2).
-fn envelope(out: &mut Vec<u8>, e: &Envelope) {
+fn write_envelope(out: &mut Vec<u8>, e: &Envelope) {
     out.push(b'(');
     wire::nstring(out, e.date.as_deref());
     out.push(b' ');
@@ -610,7 +649,7 @@ fn body_structure(out: &mut Vec<u8>, part: &Part, extended: bool) {
             } = kind
             {
                 out.push(b' ');
-                envelope(out, env);
+                write_envelope(out, env);
                 out.push(b' ');
                 body_structure(out, body, extended);
                 out.extend_from_slice(format!(" {}", part.body_lines).as_bytes());

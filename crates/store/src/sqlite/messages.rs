@@ -210,39 +210,83 @@ pub(crate) fn summaries(
     mailbox: MailboxId,
     uids: &[u32],
 ) -> Result<Vec<MessageSummary>> {
+    let row = |r: &rusqlite::Row| Ok((meta_from_row(r)?, r.get::<_, Vec<u8>>(8)?));
+    let found = rows_of_uids(
+        conn,
+        mailbox,
+        uids,
+        &format!("{META_COLUMNS}, b.summary"),
+        row,
+    )?;
+    found
+        .into_iter()
+        .map(|(meta, json)| {
+            let summary = serde_json::from_slice(&json)
+                .map_err(|e| StoreError::Corrupt(format!("summary of UID {}: {e}", meta.uid)))?;
+            Ok(MessageSummary { meta, summary })
+        })
+        .collect()
+}
+
+/// Only the envelope of a stored summary: decoding skips the body structure and the rest.
+#[derive(serde::Deserialize)]
+struct EnvelopeOnly {
+    envelope: tern_message::Envelope,
+}
+
+pub(crate) fn envelopes(
+    conn: &Connection,
+    mailbox: MailboxId,
+    uids: &[u32],
+) -> Result<Vec<(u32, tern_message::Envelope)>> {
+    let row = |r: &rusqlite::Row| Ok((r.get::<_, u32>(0)?, r.get::<_, Vec<u8>>(1)?));
+    let found = rows_of_uids(conn, mailbox, uids, "m.uid, b.summary", row)?;
+    found
+        .into_iter()
+        .map(|(uid, json)| {
+            let only: EnvelopeOnly = serde_json::from_slice(&json)
+                .map_err(|e| StoreError::Corrupt(format!("summary of UID {uid}: {e}")))?;
+            Ok((uid, only.envelope))
+        })
+        .collect()
+}
+
+/// `columns` (of `messages m` joined with `blobs b`, the UID first) of the messages with
+/// `uids` in `mailbox`, in UID order; UIDs not there are left out.
+fn rows_of_uids<T>(
+    conn: &Connection,
+    mailbox: MailboxId,
+    uids: &[u32],
+    columns: &str,
+    row: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
     let mut sorted = uids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
     let (Some(&first), Some(&last)) = (sorted.first(), sorted.last()) else {
         return Ok(Vec::new());
     };
-    let decode = |(meta, json): (MessageMeta, Vec<u8>)| -> Result<MessageSummary> {
-        let summary = serde_json::from_slice(&json)
-            .map_err(|e| StoreError::Corrupt(format!("summary of UID {}: {e}", meta.uid)))?;
-        Ok(MessageSummary { meta, summary })
-    };
-    let row = |r: &rusqlite::Row| Ok((meta_from_row(r)?, r.get::<_, Vec<u8>>(8)?));
     let mut out = Vec::with_capacity(sorted.len());
     // A dense set of UIDs (a FETCH 1:* walks the mailbox in chunks) is one range scan of the
     // primary key; a sparse one is a lookup per UID.
     if (last - first) as usize / 4 < sorted.len() {
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {META_COLUMNS}, b.summary {META_FROM}
+            "SELECT {columns} {META_FROM}
              WHERE m.mailbox_id = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid"
         ))?;
-        for found in stmt.query_map(params![mailbox.0, first, last], row)? {
-            let found = found?;
-            if sorted.binary_search(&found.0.uid).is_ok() {
-                out.push(decode(found)?);
+        let mut rows = stmt.query(params![mailbox.0, first, last])?;
+        while let Some(r) = rows.next()? {
+            if sorted.binary_search(&r.get::<_, u32>(0)?).is_ok() {
+                out.push(row(r)?);
             }
         }
     } else {
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {META_COLUMNS}, b.summary {META_FROM} WHERE m.mailbox_id = ?1 AND m.uid = ?2"
+            "SELECT {columns} {META_FROM} WHERE m.mailbox_id = ?1 AND m.uid = ?2"
         ))?;
         for uid in sorted {
-            if let Some(found) = stmt.query_row(params![mailbox.0, uid], row).optional()? {
-                out.push(decode(found)?);
+            if let Some(found) = stmt.query_row(params![mailbox.0, uid], &row).optional()? {
+                out.push(found);
             }
         }
     }

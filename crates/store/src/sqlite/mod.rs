@@ -578,6 +578,18 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn envelopes(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, tern_message::Envelope)>> {
+        let uids = uids.to_vec();
+        self.read_owned(account, mailbox, move |c| {
+            messages::envelopes(c, mailbox, &uids)
+        })
+        .await
+    }
     async fn open_blob(&self, blob: &BlobId) -> Result<BlobReader> {
         let (blobs, blob) = (Arc::clone(&self.blobs), blob.clone());
         let file = tokio::task::spawn_blocking(move || blobs.open_file(&blob))

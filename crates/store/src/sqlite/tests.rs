@@ -1305,3 +1305,30 @@ async fn append_all_stores_every_message_or_none() {
         3
     );
 }
+
+#[tokio::test]
+async fn envelopes_are_those_of_the_summaries_for_dense_and_sparse_uids() {
+    let f = fixture();
+    let a = account(&f.store, "a@example.test").await;
+    let b = account(&f.store, "b@example.test").await;
+    let inbox_a = inbox(&f.store, a).await;
+    for n in 1..=40 {
+        append(&f.store, a, inbox_a, message(n)).await;
+    }
+    // Dense (one range scan) and sparse (a lookup per UID), with a UID that isn't there.
+    for uids in [vec![3, 1, 2, 4, 99], vec![1, 40, 99]] {
+        let envelopes = f.store.envelopes(a, inbox_a, &uids).await.unwrap();
+        let summaries = f.store.summaries(a, inbox_a, &uids).await.unwrap();
+        assert_eq!(envelopes.len(), uids.len() - 1);
+        assert_eq!(envelopes.len(), summaries.len());
+        for ((uid, envelope), summary) in envelopes.iter().zip(&summaries) {
+            assert_eq!(*uid, summary.meta.uid);
+            assert_eq!(envelope, &summary.summary.envelope);
+            assert_eq!(
+                envelope.subject.as_deref(),
+                Some(format!("message {uid}").as_str())
+            );
+        }
+    }
+    assert!(f.store.envelopes(b, inbox_a, &[1]).await.is_err());
+}
