@@ -234,6 +234,22 @@ struct EnvelopeOnly {
     envelope: tern_message::Envelope,
 }
 
+/// How a stored summary starts: serde writes `Summary`'s fields in order, envelope first.
+const ENVELOPE_FIRST: &[u8] = b"{\"envelope\":";
+
+/// The envelope of a stored summary (JSON). Parses the envelope object and stops there, not
+/// reading the body structure after it; a summary laid out otherwise is decoded whole.
+fn envelope_of(json: &[u8]) -> serde_json::Result<tern_message::Envelope> {
+    if let Some(rest) = json.strip_prefix(ENVELOPE_FIRST)
+        && let Some(first) = serde_json::Deserializer::from_slice(rest)
+            .into_iter::<tern_message::Envelope>()
+            .next()
+    {
+        return first;
+    }
+    Ok(serde_json::from_slice::<EnvelopeOnly>(json)?.envelope)
+}
+
 pub(crate) fn envelopes(
     conn: &Connection,
     mailbox: MailboxId,
@@ -244,9 +260,9 @@ pub(crate) fn envelopes(
     found
         .into_iter()
         .map(|(uid, json)| {
-            let only: EnvelopeOnly = serde_json::from_slice(&json)
+            let envelope = envelope_of(&json)
                 .map_err(|e| StoreError::Corrupt(format!("summary of UID {uid}: {e}")))?;
-            Ok((uid, only.envelope))
+            Ok((uid, envelope))
         })
         .collect()
 }
@@ -512,4 +528,23 @@ pub(crate) fn quota(conn: &Connection, account: AccountId) -> Result<QuotaUsage>
     })
     .optional()?
     .ok_or(StoreError::NotFound { what: "account" })
+}
+
+#[cfg(test)]
+mod envelope_tests {
+    use super::envelope_of;
+
+    #[test]
+    fn the_envelope_is_read_from_the_front_of_a_summary_or_from_anywhere() {
+        let parsed = tern_message::parse(
+            b"From: Ann <ann@example.test>\r\nSubject: hi\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n",
+        );
+        let json = serde_json::to_vec(&parsed.summary).unwrap();
+        assert_eq!(envelope_of(&json).unwrap(), parsed.summary.envelope);
+        // Another field order (an older or hand-made summary) still decodes.
+        let reordered = [&b"{\"added\":0,"[..], &json[1..]].concat();
+        assert!(!reordered.starts_with(super::ENVELOPE_FIRST));
+        assert_eq!(envelope_of(&reordered).unwrap(), parsed.summary.envelope);
+        assert!(envelope_of(b"{\"envelope\": nonsense").is_err());
+    }
 }
