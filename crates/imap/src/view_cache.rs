@@ -13,9 +13,11 @@ use std::sync::{Arc, Mutex};
 use tern_store::{MailboxId, MailboxInfo};
 
 /// Mailboxes smaller than this are read from the store every time (cheap enough).
-const MIN_CACHED_MESSAGES: usize = 2_000;
-/// Bound of the entries held in all, about 60 bytes each.
+const MIN_CACHED_MESSAGES: usize = 64;
+/// Bound of the entries held in all, about 60 bytes each...
 const MAX_CACHED_MESSAGES: usize = 500_000;
+/// ...and of the mailboxes (eviction looks through them all).
+const MAX_CACHED_MAILBOXES: usize = 2_048;
 
 /// The state of a mailbox a list was read at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +108,7 @@ impl ViewCache {
             inner.held -= old.entries.len();
         }
         inner.held += entries.len();
-        while inner.held > MAX_CACHED_MESSAGES {
+        while inner.held > MAX_CACHED_MESSAGES || inner.mailboxes.len() > MAX_CACHED_MAILBOXES {
             let Some(oldest) = inner
                 .mailboxes
                 .iter()
@@ -193,7 +195,7 @@ mod tests {
         );
         assert!(cache.get(&info(1, 6)).is_none(), "newer than the mailbox");
         assert!(cache.get(&info(2, 7)).is_none(), "another mailbox");
-        cache.put(&info(3, 1), &Arc::new(entries(10)));
+        cache.put(&info(3, 1), &Arc::new(entries(MIN_CACHED_MESSAGES - 1)));
         assert!(
             cache.get(&info(3, 1)).is_none(),
             "small mailboxes are not kept"

@@ -24,7 +24,12 @@ use tokio::sync::oneshot;
 const MAX_BATCH: usize = 256;
 /// How long a connection waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-const MAX_IDLE_READERS: usize = 8;
+/// Reader connections kept open between reads (more are opened while many sessions read at
+/// once): a new connection parses the schema and prepares its statements again.
+const MAX_IDLE_READERS: usize = 16;
+/// Each reader's page cache, in KiB (negative `cache_size`): small, since the OS page cache
+/// holds the file anyway and every reader keeps its own.
+const READER_CACHE_KIB: i64 = -1024;
 /// The writer's page cache, in KiB (negative `cache_size` counts KiB): 32 MiB.
 const WRITER_CACHE_KIB: i64 = -32 * 1024;
 /// WAL pages between automatic checkpoints (SQLite's default is 1,000: 4 MiB).
@@ -76,6 +81,12 @@ pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = open_connection(path)?;
+    conn.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
     Ok(conn)
 }
 
@@ -192,7 +203,7 @@ impl Engine {
         let (conn, result) = tokio::task::spawn_blocking(move || {
             let conn = match conn {
                 Some(c) => c,
-                None => match open_connection(&path) {
+                None => match open_reader(&path) {
                     Ok(c) => c,
                     Err(e) => return (None, Err(e)),
                 },

@@ -184,13 +184,19 @@ pub(crate) fn load_meta(
     mailbox: MailboxId,
     above_modseq: Option<u64>,
 ) -> Result<Vec<MessageMeta>> {
+    let Some(above_modseq) = above_modseq else {
+        // The whole mailbox, walked in primary-key order: no MODSEQ condition for the planner
+        // to weigh against the (mailbox_id, modseq) index, which would need a sort by UID.
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {META_COLUMNS} {META_FROM} WHERE m.mailbox_id = ?1 ORDER BY m.uid"
+        ))?;
+        let rows = stmt.query_map(params![mailbox.0], meta_from_row)?;
+        return Ok(rows.collect::<rusqlite::Result<_>>()?);
+    };
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {META_COLUMNS} {META_FROM} WHERE m.mailbox_id = ?1 AND m.modseq > ?2 ORDER BY m.uid"
     ))?;
-    let rows = stmt.query_map(
-        params![mailbox.0, above_modseq.unwrap_or(0) as i64],
-        meta_from_row,
-    )?;
+    let rows = stmt.query_map(params![mailbox.0, above_modseq as i64], meta_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -501,7 +507,10 @@ pub(crate) fn expunge(
     owned(conn, account, mailbox)?;
     let deleted: Vec<u32> = {
         let mut stmt = conn.prepare_cached(
-            "SELECT uid FROM messages WHERE mailbox_id = ?1 AND (flags & 8) != 0 ORDER BY uid",
+            // The partial index holds only \Deleted messages; without statistics the planner
+            // would walk the whole mailbox by primary key instead.
+            "SELECT uid FROM messages INDEXED BY messages_deleted
+             WHERE mailbox_id = ?1 AND (flags & 8) != 0 ORDER BY uid",
         )?;
         let rows = stmt.query_map([mailbox.0], |r| Ok(r.get::<_, i64>(0)? as u32))?;
         rows.collect::<rusqlite::Result<_>>()?

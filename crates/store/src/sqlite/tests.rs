@@ -1076,6 +1076,7 @@ async fn a_version_3_store_gets_its_text_reindexed_in_the_background() {
     let conn = rusqlite::Connection::open(SqliteStore::database_path(&f.path)).unwrap();
     conn.execute_batch(
         "DROP TRIGGER blob_text_removed; DROP TABLE blob_text; DROP TABLE text_pending;
+         DROP INDEX messages_deleted;
          CREATE VIRTUAL TABLE blob_text USING fts5(sender, recipients, subject, body,
              tokenize = 'trigram');
          CREATE TRIGGER blob_text_removed AFTER DELETE ON blobs BEGIN
