@@ -30,8 +30,8 @@ const MAX_IDLE_READERS: usize = 16;
 /// Each reader's page cache, in KiB (negative `cache_size`): small, since the OS page cache
 /// holds the file anyway and every reader keeps its own.
 const READER_CACHE_KIB: i64 = -1024;
-/// The writer's page cache, in KiB (negative `cache_size` counts KiB): 32 MiB.
-const WRITER_CACHE_KIB: i64 = -32 * 1024;
+/// The writer's page cache, in KiB (negative `cache_size` counts KiB): 8 MiB.
+const WRITER_CACHE_KIB: i64 = -8 * 1024;
 /// WAL pages between automatic checkpoints (SQLite's default is 1,000: 4 MiB).
 const WAL_CHECKPOINT_PAGES: i64 = 8_000;
 
