@@ -14,11 +14,16 @@ pub fn string(out: &mut Vec<u8>, s: &[u8]) {
     let quotable = s.len() <= 1024 && s.iter().all(|&b| b != b'\r' && b != b'\n' && b != 0);
     if quotable {
         out.push(b'"');
-        for &b in s {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
+        if s.iter().any(|&b| b == b'"' || b == b'\\') {
+            for &b in s {
+                if b == b'"' || b == b'\\' {
+                    out.push(b'\\');
+                }
+                out.push(b);
             }
-            out.push(b);
+        } else {
+            // The usual case (a subject, an address): copied whole.
+            out.extend_from_slice(s);
         }
         out.push(b'"');
     } else {

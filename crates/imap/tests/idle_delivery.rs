@@ -26,12 +26,7 @@ async fn until(reader: &mut BufReader<TcpStream>, prefix: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sees_deliveries_flag_changes_and_removals_in_order() {
     let (addr, _dir, store) = common::server().await;
-    let account = store
-        .account_by_email("u@example.test")
-        .await
-        .unwrap()
-        .unwrap();
-    let inbox = store.mailbox(account.id, "INBOX").await.unwrap().unwrap();
+    let (account, inbox) = common::account_and_inbox(&store).await;
 
     let mut client = BufReader::new(TcpStream::connect(addr).await.unwrap());
     client

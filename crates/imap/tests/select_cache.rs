@@ -36,12 +36,7 @@ fn has(lines: &[String], wanted: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reselected_large_mailbox_shows_every_change_since() {
     let (addr, _dir, store) = common::server().await;
-    let account = store
-        .account_by_email("u@example.test")
-        .await
-        .unwrap()
-        .unwrap();
-    let inbox = store.mailbox(account.id, "INBOX").await.unwrap().unwrap();
+    let (account, inbox) = common::account_and_inbox(&store).await;
     let target = || AppendTarget {
         account: account.id,
         mailbox: inbox.id,

@@ -13,6 +13,20 @@ use tokio::net::TcpListener;
 /// The account every test logs in as: `u@example.test`, password `pw`.
 pub const LOGIN: &[u8] = b"l LOGIN u@example.test pw\r\n";
 
+/// The test account (see [`LOGIN`]) and its INBOX.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub async fn account_and_inbox(
+    store: &SqliteStore,
+) -> (tern_store::Account, tern_store::MailboxInfo) {
+    let account = store
+        .account_by_email("u@example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let inbox = store.mailbox(account.id, "INBOX").await.unwrap().unwrap();
+    (account, inbox)
+}
+
 /// Serves IMAP on an ephemeral loopback port; a session that panics aborts the test binary.
 pub async fn server() -> (SocketAddr, tempfile::TempDir, Arc<SqliteStore>) {
     tern_net::install_crypto_provider();
