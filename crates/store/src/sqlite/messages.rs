@@ -193,8 +193,13 @@ pub(crate) fn load_meta(
         let rows = stmt.query_map(params![mailbox.0], meta_from_row)?;
         return Ok(rows.collect::<rusqlite::Result<_>>()?);
     };
+    // INDEXED BY: without statistics the planner walks the whole mailbox by primary key (for
+    // its UID order) and filters on MODSEQ; the MODSEQ index reads only what changed, and the
+    // few rows are sorted afterwards. Every session syncing a changed mailbox runs this.
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {META_COLUMNS} {META_FROM} WHERE m.mailbox_id = ?1 AND m.modseq > ?2 ORDER BY m.uid"
+        "SELECT {META_COLUMNS}
+         FROM messages m INDEXED BY messages_modseq JOIN blobs b ON b.id = m.blob_id
+         WHERE m.mailbox_id = ?1 AND m.modseq > ?2 ORDER BY m.uid"
     ))?;
     let rows = stmt.query_map(params![mailbox.0, above_modseq as i64], meta_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -321,7 +326,9 @@ pub(crate) fn vanished_since(
     modseq: u64,
 ) -> Result<Vec<u32>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+        // The MODSEQ index, not a walk of every expunged UID (see load_meta).
+        "SELECT uid FROM expunged INDEXED BY expunged_modseq
+         WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
     )?;
     let rows = stmt.query_map(params![mailbox.0, modseq as i64], |r| {
         Ok(r.get::<_, i64>(0)? as u32)

@@ -274,8 +274,10 @@ fn find(
 
     let pending: Vec<(Found, String)> = tx
         .prepare_cached(
-            "SELECT m.mailbox_id, m.uid, m.internal_date, b.hash FROM messages m
-             JOIN text_pending p ON p.blob_id = m.blob_id JOIN blobs b ON b.id = m.blob_id
+            // CROSS JOIN keeps the (short) pending list as the outer loop: the planner would
+            // otherwise scan every message of the store.
+            "SELECT m.mailbox_id, m.uid, m.internal_date, b.hash FROM text_pending p
+             CROSS JOIN messages m ON m.blob_id = p.blob_id CROSS JOIN blobs b ON b.id = m.blob_id
              WHERE m.account_id = ?1 AND (?2 IS NULL OR m.mailbox_id = ?2)",
         )?
         .query_map(params![account.0, mailbox.map(|m| m.0)], |r| {
