@@ -319,7 +319,8 @@ def test_everyday_journey(tern, tmp_path, browser):
     wait_for(b, lambda d: d.current_url.endswith("/login"))
     b.find_element(By.NAME, "email").send_keys(ALICE)
     b.find_element(By.NAME, "password").send_keys(PASSWORD)
-    b.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    # The refusal may come after the throttle's delay: wait for the new page.
+    go(b, b.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert "Wrong address or password." in b.find_element(By.ID, "login-error").text
     login(b, base, ALICE, "a-new-secret")
 
