@@ -7,6 +7,7 @@
 
 mod capabilities;
 mod commands;
+mod envelope;
 mod extended;
 mod lexer;
 pub mod reader;

@@ -4,36 +4,12 @@
 
 use imap_codec::imap_types::sequence::{SeqOrUid, SequenceSet};
 use std::sync::Arc;
-use tern_store::{Flags, MailboxId, MessageMeta};
+use tern_store::MailboxId;
 
 /// What the view keeps per message: enough for sequence numbers, FLAGS, MODSEQ, INTERNALDATE,
 /// RFC822.SIZE and the cheap SEARCH keys. The blob and the parsed summary are loaded when a
 /// command needs them, so a session on a large mailbox stays small.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub uid: u32,
-    pub flags: Flags,
-    pub modseq: u64,
-    pub internal_date: i64,
-    /// When the message was saved into this mailbox (RFC 8514), if known.
-    pub save_date: Option<i64>,
-    pub size: u64,
-    pub keywords: Vec<String>,
-}
-
-impl From<MessageMeta> for Entry {
-    fn from(meta: MessageMeta) -> Entry {
-        Entry {
-            uid: meta.uid,
-            flags: meta.flags,
-            modseq: meta.modseq,
-            internal_date: meta.internal_date,
-            save_date: meta.save_date,
-            size: meta.size,
-            keywords: meta.keywords,
-        }
-    }
-}
+pub use tern_store::MessageState as Entry;
 
 /// The selected mailbox as this session sees it.
 #[derive(Debug)]
@@ -117,7 +93,7 @@ impl View {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tern_store::BlobId;
+    use tern_store::Flags;
 
     fn view(uids: &[u32]) -> View {
         View {
@@ -128,17 +104,14 @@ mod tests {
             uid_next: 100,
             messages: uids
                 .iter()
-                .map(|&uid| {
-                    Entry::from(MessageMeta {
-                        uid,
-                        modseq: 1,
-                        flags: Flags::NONE,
-                        keywords: vec![],
-                        internal_date: 0,
-                        save_date: None,
-                        size: 1,
-                        blob: BlobId(String::new()),
-                    })
+                .map(|&uid| Entry {
+                    uid,
+                    modseq: 1,
+                    flags: Flags::NONE,
+                    keywords: vec![],
+                    internal_date: 0,
+                    save_date: None,
+                    size: 1,
                 })
                 .collect::<Vec<_>>()
                 .into(),

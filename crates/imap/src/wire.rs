@@ -11,10 +11,11 @@ use crate::view::Entry;
 
 /// Appends `s` as an IMAP string: quoted when it is short and safe, else a literal.
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
-    let quotable = s.len() <= 1024 && s.iter().all(|&b| b != b'\r' && b != b'\n' && b != 0);
+    // memchr: a FETCH ENVELOPE of a large mailbox checks millions of strings.
+    let quotable = s.len() <= 1024 && memchr::memchr3(b'\r', b'\n', 0, s).is_none();
     if quotable {
         out.push(b'"');
-        if s.iter().any(|&b| b == b'"' || b == b'\\') {
+        if memchr::memchr2(b'"', b'\\', s).is_some() {
             for &b in s {
                 if b == b'"' || b == b'\\' {
                     out.push(b'\\');

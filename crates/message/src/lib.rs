@@ -10,6 +10,7 @@ mod address;
 mod decode;
 mod envelope;
 mod header;
+mod stored;
 mod structure;
 mod text;
 
@@ -19,6 +20,7 @@ pub use address::Address;
 pub use decode::{DecodeError, decode_transfer_encoding};
 pub use envelope::Envelope;
 pub use header::header_fields;
+pub use stored::{EnvelopeSink, StoredEnvelope};
 pub use structure::{MAX_DEPTH, MAX_PARTS, Part, PartKind};
 pub use text::{PREVIEW_CHARS, SEARCH_TEXT_LIMIT};
 

@@ -123,6 +123,12 @@ pub trait Store: Send + Sync {
     ) -> Result<bool>;
     /// Every message of a mailbox in UID order (a session's view).
     async fn messages(&self, account: AccountId, mailbox: MailboxId) -> Result<Vec<MessageMeta>>;
+    /// Every message of a mailbox in UID order, without the blobs' addresses (an IMAP view).
+    async fn message_states(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+    ) -> Result<Vec<MessageState>>;
     /// Messages whose MODSEQ is above `modseq` (CONDSTORE/QRESYNC, RFC 7162).
     async fn changed_since(
         &self,
@@ -155,13 +161,13 @@ pub trait Store: Send + Sync {
         uids: &[u32],
     ) -> Result<Vec<MessageSummary>>;
     /// The envelopes of the messages with `uids` (ascending; UIDs not there are left out):
-    /// IMAP FETCH ENVELOPE without decoding the rest of the summary.
+    /// IMAP FETCH ENVELOPE, which walks them without decoding the rest of the summary.
     async fn envelopes(
         &self,
         account: AccountId,
         mailbox: MailboxId,
         uids: &[u32],
-    ) -> Result<Vec<(u32, tern_message::Envelope)>>;
+    ) -> Result<Vec<(u32, tern_message::StoredEnvelope)>>;
     /// Opens a message's bytes for streaming.
     async fn open_blob(&self, blob: &BlobId) -> Result<BlobReader>;
     /// Reads a message's bytes whole (for small messages and tests).

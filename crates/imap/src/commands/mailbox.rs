@@ -38,10 +38,7 @@ impl Session {
                 let changed = changed.into_iter().map(view::Entry::from).collect();
                 Arc::new(view_cache::updated(&entries, &vanished, changed))
             }
-            None => {
-                let messages = store.messages(account, info.id).await?;
-                Arc::new(messages.into_iter().map(view::Entry::from).collect())
-            }
+            None => Arc::new(store.message_states(account, info.id).await?),
         };
         self.config.views.put(info, &messages);
         Ok(messages)

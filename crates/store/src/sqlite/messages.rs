@@ -160,22 +160,36 @@ pub(crate) fn upsert_blob(
         .query_row([&id.0], |r| r.get(0))?)
 }
 
+/// A message's state: the first seven columns of [`META_COLUMNS`], and all of [`states`]'s.
+const STATE_COLUMNS: &str =
+    "m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, m.save_date";
 const META_COLUMNS: &str =
-    "m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, b.hash, m.save_date";
+    "m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, m.save_date, b.hash";
 const META_FROM: &str = "FROM messages m JOIN blobs b ON b.id = m.blob_id";
 
-fn meta_from_row(r: &rusqlite::Row) -> rusqlite::Result<MessageMeta> {
-    let keywords: String = r.get(3)?;
-    Ok(MessageMeta {
+fn state_from_row(r: &rusqlite::Row) -> rusqlite::Result<MessageState> {
+    Ok(MessageState {
         uid: r.get::<_, i64>(0)? as u32,
         modseq: r.get::<_, i64>(1)? as u64,
         flags: Flags::from_bits(r.get(2)?),
-        keywords: decode_keywords(&keywords),
+        keywords: decode_keywords(r.get_ref(3)?.as_str()?),
         internal_date: r.get(4)?,
         size: r.get::<_, i64>(5)? as u64,
-        blob: BlobId(r.get(6)?),
-        save_date: r.get(7)?,
+        save_date: r.get(6)?,
     })
+}
+
+fn meta_from_row(r: &rusqlite::Row) -> rusqlite::Result<MessageMeta> {
+    Ok(state_from_row(r)?.with_blob(BlobId(r.get(7)?)))
+}
+
+/// Every message of a mailbox, in UID order: one walk of the primary key, nothing joined.
+pub(crate) fn states(conn: &Connection, mailbox: MailboxId) -> Result<Vec<MessageState>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {STATE_COLUMNS} FROM messages m WHERE m.mailbox_id = ?1 ORDER BY m.uid"
+    ))?;
+    let rows = stmt.query_map(params![mailbox.0], state_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Every message of a mailbox (or those above `modseq`), in UID order.
@@ -239,43 +253,18 @@ pub(crate) fn summaries(
         .collect()
 }
 
-/// Only the envelope of a stored summary: decoding skips the body structure and the rest.
-#[derive(serde::Deserialize)]
-struct EnvelopeOnly {
-    envelope: tern_message::Envelope,
-}
-
-/// How a stored summary starts: serde writes `Summary`'s fields in order, envelope first.
-const ENVELOPE_FIRST: &[u8] = b"{\"envelope\":";
-
-/// The envelope of a stored summary (JSON). Parses the envelope object and stops there, not
-/// reading the body structure after it; a summary laid out otherwise is decoded whole.
-fn envelope_of(json: &[u8]) -> serde_json::Result<tern_message::Envelope> {
-    if let Some(rest) = json.strip_prefix(ENVELOPE_FIRST)
-        && let Some(first) = serde_json::Deserializer::from_slice(rest)
-            .into_iter::<tern_message::Envelope>()
-            .next()
-    {
-        return first;
-    }
-    Ok(serde_json::from_slice::<EnvelopeOnly>(json)?.envelope)
-}
-
 pub(crate) fn envelopes(
     conn: &Connection,
     mailbox: MailboxId,
     uids: &[u32],
-) -> Result<Vec<(u32, tern_message::Envelope)>> {
-    let row = |r: &rusqlite::Row| Ok((r.get::<_, u32>(0)?, r.get::<_, Vec<u8>>(1)?));
-    let found = rows_of_uids(conn, mailbox, uids, "m.uid, b.summary", row)?;
-    found
-        .into_iter()
-        .map(|(uid, json)| {
-            let envelope = envelope_of(&json)
-                .map_err(|e| StoreError::Corrupt(format!("summary of UID {uid}: {e}")))?;
-            Ok((uid, envelope))
-        })
-        .collect()
+) -> Result<Vec<(u32, tern_message::StoredEnvelope)>> {
+    let row = |r: &rusqlite::Row| {
+        Ok((
+            r.get::<_, u32>(0)?,
+            tern_message::StoredEnvelope::from_summary_json(r.get(1)?),
+        ))
+    };
+    rows_of_uids(conn, mailbox, uids, "m.uid, b.summary", row)
 }
 
 /// `columns` (of `messages m` joined with `blobs b`, the UID first) of the messages with
@@ -544,23 +533,4 @@ pub(crate) fn quota(conn: &Connection, account: AccountId) -> Result<QuotaUsage>
     })
     .optional()?
     .ok_or(StoreError::NotFound { what: "account" })
-}
-
-#[cfg(test)]
-mod envelope_tests {
-    use super::envelope_of;
-
-    #[test]
-    fn the_envelope_is_read_from_the_front_of_a_summary_or_from_anywhere() {
-        let parsed = tern_message::parse(
-            b"From: Ann <ann@example.test>\r\nSubject: hi\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n",
-        );
-        let json = serde_json::to_vec(&parsed.summary).unwrap();
-        assert_eq!(envelope_of(&json).unwrap(), parsed.summary.envelope);
-        // Another field order (an older or hand-made summary) still decodes.
-        let reordered = [&b"{\"added\":0,"[..], &json[1..]].concat();
-        assert!(!reordered.starts_with(super::ENVELOPE_FIRST));
-        assert_eq!(envelope_of(&reordered).unwrap(), parsed.summary.envelope);
-        assert!(envelope_of(b"{\"envelope\": nonsense").is_err());
-    }
 }

@@ -529,6 +529,14 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn message_states(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+    ) -> Result<Vec<MessageState>> {
+        self.read_owned(account, mailbox, move |c| messages::states(c, mailbox))
+            .await
+    }
     async fn changed_since(
         &self,
         account: AccountId,
@@ -583,7 +591,7 @@ impl Store for SqliteStore {
         account: AccountId,
         mailbox: MailboxId,
         uids: &[u32],
-    ) -> Result<Vec<(u32, tern_message::Envelope)>> {
+    ) -> Result<Vec<(u32, tern_message::StoredEnvelope)>> {
         let uids = uids.to_vec();
         self.read_owned(account, mailbox, move |c| {
             messages::envelopes(c, mailbox, &uids)

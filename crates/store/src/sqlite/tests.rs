@@ -1323,8 +1323,9 @@ async fn envelopes_are_those_of_the_summaries_for_dense_and_sparse_uids() {
         assert_eq!(envelopes.len(), uids.len() - 1);
         assert_eq!(envelopes.len(), summaries.len());
         for ((uid, envelope), summary) in envelopes.iter().zip(&summaries) {
+            let envelope = envelope.decode().unwrap();
             assert_eq!(*uid, summary.meta.uid);
-            assert_eq!(envelope, &summary.summary.envelope);
+            assert_eq!(envelope, summary.summary.envelope);
             assert_eq!(
                 envelope.subject.as_deref(),
                 Some(format!("message {uid}").as_str())
