@@ -288,11 +288,10 @@ pub(crate) fn status(
     id: MailboxId,
 ) -> Result<MailboxStatus> {
     let mailbox = owned(conn, account, id)?;
+    // Counted by triggers (schema V6): one row, whatever the mailbox's size.
     let (messages, unseen, deleted, size): (i64, i64, i64, i64) = conn
         .prepare_cached(
-            "SELECT count(*), coalesce(sum((flags & 1) = 0), 0), coalesce(sum((flags & 8) != 0), 0),
-                    coalesce(sum(size), 0)
-             FROM messages WHERE mailbox_id = ?1",
+            "SELECT message_count, unseen_count, deleted_count, bytes FROM mailboxes WHERE id = ?1",
         )?
         .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     Ok(MailboxStatus {

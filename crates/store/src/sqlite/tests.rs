@@ -1064,6 +1064,109 @@ async fn account_settings_are_per_account() {
     assert_eq!(f.store.account_setting(a, "signature").await.unwrap(), None);
 }
 
+/// Takes a store back from schema version 6 to 5.
+const UNDO_V6: &str = "DROP TRIGGER mailbox_message_added; DROP TRIGGER mailbox_message_removed;
+    DROP TRIGGER mailbox_message_flagged; DROP TRIGGER mailbox_message_moved;
+    ALTER TABLE mailboxes DROP COLUMN message_count; ALTER TABLE mailboxes DROP COLUMN unseen_count;
+    ALTER TABLE mailboxes DROP COLUMN deleted_count; ALTER TABLE mailboxes DROP COLUMN bytes;";
+
+/// Each mailbox's STATUS counts as the store's counters have them, and as counted again.
+async fn counted_twice(store: &SqliteStore, db: &Path, a: AccountId) -> Vec<(String, [u64; 4])> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut out = Vec::new();
+    for mailbox in store.mailboxes(a).await.unwrap() {
+        let status = store.mailbox_status(a, mailbox.id).await.unwrap();
+        let kept = [status.messages, status.unseen, status.deleted, status.size];
+        let counted: [i64; 4] = conn
+            .query_row(
+                "SELECT count(*), coalesce(sum((flags & 1) = 0), 0),
+                        coalesce(sum((flags & 8) != 0), 0), coalesce(sum(size), 0)
+                 FROM messages WHERE mailbox_id = ?1",
+                [mailbox.id.0],
+                |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
+            )
+            .unwrap();
+        assert_eq!(kept, counted.map(|n| n as u64), "{}", mailbox.name);
+        out.push((mailbox.name, kept));
+    }
+    out
+}
+
+#[tokio::test]
+async fn mailbox_counters_follow_every_change() {
+    let f = fixture();
+    let db = SqliteStore::database_path(&f.path);
+    let a = account(&f.store, "a@example.test").await;
+    let inbox = inbox(&f.store, a).await;
+    let other = f.store.create_mailbox(a, "Other", None).await.unwrap().id;
+    for n in 1..=10 {
+        append(&f.store, a, inbox, message(n)).await;
+    }
+    let seen = AppendTarget {
+        flags: Flags::SEEN,
+        ..target(a, inbox)
+    };
+    f.store
+        .append(message(11), 1_700_000_000, vec![seen])
+        .await
+        .unwrap();
+    let change = |op, flags| FlagChange {
+        op,
+        flags,
+        keywords: vec!["$Work".into()],
+        unchanged_since: None,
+    };
+    f.store
+        .update_flags(a, inbox, &[1, 2, 3], change(FlagOp::Add, Flags::SEEN))
+        .await
+        .unwrap();
+    f.store
+        .update_flags(a, inbox, &[3, 4, 5], change(FlagOp::Add, Flags::DELETED))
+        .await
+        .unwrap();
+    f.store
+        .update_flags(a, inbox, &[2], change(FlagOp::Replace, Flags::NONE))
+        .await
+        .unwrap();
+    f.store
+        .update_flags(a, inbox, &[6], change(FlagOp::Remove, Flags::SEEN))
+        .await
+        .unwrap();
+    let counts = counted_twice(&f.store, &db, a).await;
+    let of = |name: &str| counts.iter().find(|(n, _)| n == name).unwrap().1;
+    // UIDs 1 and 3 and 11 are seen; 3, 4 and 5 deleted.
+    assert_eq!(of("INBOX")[..3], [11, 8, 3]);
+    f.store
+        .copy_messages(a, inbox, &[1, 4], other)
+        .await
+        .unwrap();
+    f.store
+        .move_messages(a, inbox, &[6, 7], other)
+        .await
+        .unwrap();
+    f.store.expunge(a, inbox, None).await.unwrap();
+    f.store.remove_messages(a, other, &[1]).await.unwrap();
+    let counts = counted_twice(&f.store, &db, a).await;
+    let of = |name: &str| counts.iter().find(|(n, _)| n == name).unwrap().1;
+    assert_eq!(of("INBOX")[..3], [6, 4, 0]);
+    assert_eq!(of("Other")[..3], [3, 3, 1]);
+    f.store.delete_mailbox(a, "Other").await.unwrap();
+    counted_twice(&f.store, &db, a).await;
+
+    // A version 5 store counts its mailboxes when it is opened.
+    f.store.close();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(&format!("{UNDO_V6} PRAGMA user_version = 5;"))
+        .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&f.path).unwrap();
+    let counts = counted_twice(&store, &db, a).await;
+    assert_eq!(
+        counts.iter().find(|(n, _)| n == "INBOX").unwrap().1[..3],
+        [6, 4, 0]
+    );
+}
+
 #[tokio::test]
 async fn a_version_3_store_gets_its_text_reindexed_in_the_background() {
     let f = fixture();
@@ -1074,16 +1177,17 @@ async fn a_version_3_store_gets_its_text_reindexed_in_the_background() {
     drop(f.store);
     // Back to version 3, as a store written before pending indexing existed would be.
     let conn = rusqlite::Connection::open(SqliteStore::database_path(&f.path)).unwrap();
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "DROP TRIGGER blob_text_removed; DROP TABLE blob_text; DROP TABLE text_pending;
          DROP INDEX messages_deleted;
+         {UNDO_V6}
          CREATE VIRTUAL TABLE blob_text USING fts5(sender, recipients, subject, body,
              tokenize = 'trigram');
          CREATE TRIGGER blob_text_removed AFTER DELETE ON blobs BEGIN
              DELETE FROM blob_text WHERE rowid = OLD.id;
          END;
-         PRAGMA user_version = 3;",
-    )
+         PRAGMA user_version = 3;"
+    ))
     .unwrap();
     drop(conn);
     let store = SqliteStore::open(&f.path).unwrap();
