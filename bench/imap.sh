@@ -3,7 +3,7 @@
 #   (1) mixed persistent sessions: SELECT, FETCH (flags, envelope, bodies), SEARCH, STORE,
 #       APPEND, EXPUNGE from CLIENTS clients over USERS users: operations/s, and memory;
 #   (2) a connect-LOGIN-SELECT-LOGOUT loop: logins/s;
-#   (3) one BIG-message mailbox: SELECT, `UID FETCH 1:* (UID FLAGS ENVELOPE)`, SEARCH TEXT,
+#   (3) one BIG-message mailbox: SELECT, STATUS, `UID FETCH 1:* (UID FLAGS ENVELOPE)`, SEARCH TEXT,
 #       each five times (medians), timed by a raw socket reader so the client's parsing is
 #       not in the figures;
 #   (4) memory of IDLE_CONNS concurrent authenticated connections in IDLE.
@@ -116,7 +116,7 @@ field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 declare -A r
-for k in mixed mixed_mem logins select_ms select_first_ms fetch_s search_s hits idle_conns idle_kb; do
+for k in mixed mixed_mem logins select_ms select_first_ms status_ms fetch_s search_s hits idle_conns idle_kb; do
     r[tern.$k]=-; r[dovecot.$k]=-
 done
 for side in tern dovecot; do
@@ -145,7 +145,7 @@ for side in tern dovecot; do
     if [[ $steps == *3* ]]; then
         log "$side: (3) big mailbox ($big messages)"
         out=$($load bigbox --port "$port" --user "$big_user" --word "$word")
-        for k in select_ms select_first_ms fetch_s search_s hits; do r[$side.$k]=$(field "$out" "$k"); done
+        for k in select_ms select_first_ms status_ms fetch_s search_s hits; do r[$side.$k]=$(field "$out" "$k"); done
     fi
     if [[ $steps == *4* ]]; then
         conns=$idle_conns
@@ -185,6 +185,7 @@ report="$WORK/results/imap-$(date +%Y%m%d-%H%M%S).txt"
     row "(2) logins/s (higher is better)" "${r[tern.logins]}" "${r[dovecot.logins]}"
     row "(3) SELECT ms, median of 5 (lower is better)" "${r[tern.select_ms]}" "${r[dovecot.select_ms]}"
     row "(3) the first of those SELECTs, ms" "${r[tern.select_first_ms]}" "${r[dovecot.select_first_ms]}"
+    row "(3) STATUS (MESSAGES UNSEEN SIZE) ms, median" "${r[tern.status_ms]}" "${r[dovecot.status_ms]}"
     row "(3) UID FETCH 1:* (UID FLAGS ENVELOPE) s" "${r[tern.fetch_s]}" "${r[dovecot.fetch_s]}"
     row "(3) SEARCH TEXT \"$word\" s (hits ${r[tern.hits]}/${r[dovecot.hits]})" "${r[tern.search_s]}" "${r[dovecot.search_s]}"
     row "(4) kB per IDLE connection (${r[tern.idle_conns]}/${r[dovecot.idle_conns]})" "${r[tern.idle_kb]}" "${r[dovecot.idle_kb]}"

@@ -9,7 +9,7 @@
 mixed:  C client processes with persistent sessions over N users, each looping SELECT,
         FETCH (flags, envelope, a body), SEARCH, STORE, APPEND and EXPUNGE; prints ops/s.
 logins: C processes looping connect, LOGIN, SELECT INBOX, LOGOUT; prints logins/s.
-bigbox: SELECT (fresh connections), `UID FETCH 1:* (UID FLAGS ENVELOPE)` and
+bigbox: SELECT (fresh connections), STATUS, `UID FETCH 1:* (UID FLAGS ENVELOPE)` and
         `SEARCH TEXT "W"` on one big mailbox, each REPEAT times; prints the medians. A raw
         socket reader times them, so the client's parsing is not in the figures.
 idle:   opens K authenticated connections in IDLE on INBOX (asyncio), prints "ready K" and
@@ -168,6 +168,10 @@ def bigbox(args):
     out["messages"] = int(re.search(rb"\* (\d+) EXISTS", data).group(1))
     imap = RawImap(args.host, args.port)
     imap.command(f'LOGIN "{args.user}" "{PASSWORD}"')
+    # STATUS, which clients send for every folder on a timer, before anything is selected.
+    statuses = [imap.command(f"STATUS {args.mailbox} (MESSAGES UNSEEN SIZE)")[0]
+                for _ in range(args.repeat)]
+    out["status_ms"] = round(statistics.median(statuses) * 1000, 2)
     imap.command(f"SELECT {args.mailbox}")
     fetches = []
     for _ in range(args.repeat):
