@@ -37,9 +37,50 @@ impl Version {
     }
 }
 
+/// A mailbox's list, with what SELECT reports of it besides its length.
+#[derive(Clone)]
+pub struct Listed {
+    pub entries: Arc<Vec<Entry>>,
+    pub facts: Arc<ListFacts>,
+}
+
+/// Worked out once per list, not at each SELECT: each is a walk of every entry, about a
+/// millisecond for 100,000 (the list is 7 MB).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ListFacts {
+    pub max_modseq: u64,
+    /// The keywords in use, sorted (RFC 9051 §7.3.5 FLAGS).
+    pub keywords: Vec<String>,
+    /// The index of the first message without `\Seen` (RFC 3501 §7.1 `[UNSEEN n]`).
+    pub first_unseen: Option<usize>,
+}
+
+impl Listed {
+    pub fn new(entries: Arc<Vec<Entry>>) -> Listed {
+        let mut facts = ListFacts::default();
+        for (i, entry) in entries.iter().enumerate() {
+            facts.max_modseq = facts.max_modseq.max(entry.modseq);
+            if facts.first_unseen.is_none() && !entry.flags.contains(tern_store::Flags::SEEN) {
+                facts.first_unseen = Some(i);
+            }
+            facts.keywords.extend(entry.keywords.iter().cloned());
+            if facts.keywords.len() > 256 {
+                facts.keywords.sort_unstable();
+                facts.keywords.dedup();
+            }
+        }
+        facts.keywords.sort_unstable();
+        facts.keywords.dedup();
+        Listed {
+            entries,
+            facts: Arc::new(facts),
+        }
+    }
+}
+
 struct Cached {
     version: Version,
-    entries: Arc<Vec<Entry>>,
+    listed: Listed,
     last_used: u64,
 }
 
@@ -58,9 +99,9 @@ struct Inner {
 /// What the cache holds for a mailbox.
 pub enum Lookup {
     /// The list at exactly the mailbox's current state.
-    Current(Arc<Vec<Entry>>),
+    Current(Listed),
     /// A list from before the changes with a MODSEQ above `modseq`: bring it up to date with
-    /// [`updated`] rather than reading every row again.
+    /// [`tern_store::merge_changes`] rather than reading every row again.
     Older {
         entries: Arc<Vec<Entry>>,
         modseq: u64,
@@ -81,19 +122,19 @@ impl ViewCache {
             return None;
         }
         cached.last_used = now;
-        let entries = Arc::clone(&cached.entries);
         Some(if cached.version == current {
-            Lookup::Current(entries)
+            Lookup::Current(cached.listed.clone())
         } else {
             Lookup::Older {
-                entries,
+                entries: Arc::clone(&cached.listed.entries),
                 modseq: cached.version.highest_modseq,
             }
         })
     }
 
     /// Keeps the list read for `info` (read after `info`), evicting the least recently used.
-    pub fn put(&self, info: &MailboxInfo, entries: &Arc<Vec<Entry>>) {
+    pub fn put(&self, info: &MailboxInfo, listed: &Listed) {
+        let entries = &listed.entries;
         if entries.len() < MIN_CACHED_MESSAGES || entries.len() > MAX_CACHED_MESSAGES {
             return;
         }
@@ -101,11 +142,11 @@ impl ViewCache {
         inner.clock += 1;
         let cached = Cached {
             version: Version::of(info),
-            entries: Arc::clone(entries),
+            listed: listed.clone(),
             last_used: inner.clock,
         };
         if let Some(old) = inner.mailboxes.insert(info.id, cached) {
-            inner.held -= old.entries.len();
+            inner.held -= old.listed.entries.len();
         }
         inner.held += entries.len();
         while inner.held > MAX_CACHED_MESSAGES || inner.mailboxes.len() > MAX_CACHED_MAILBOXES {
@@ -118,33 +159,10 @@ impl ViewCache {
                 break;
             };
             if let Some(old) = inner.mailboxes.remove(&oldest) {
-                inner.held -= old.entries.len();
+                inner.held -= old.listed.entries.len();
             }
         }
     }
-}
-
-/// `entries` (ascending UIDs) without the `vanished` UIDs and with each of `changed` (new
-/// state of an existing message, or a new one) in its place: the changes since the list was
-/// read (RFC 7162 §3.2.5.1 and §3.2.10 give what a client does with the same two lists).
-pub fn updated(entries: &[Entry], vanished: &[u32], mut changed: Vec<Entry>) -> Vec<Entry> {
-    let mut vanished = vanished.to_vec();
-    vanished.sort_unstable();
-    changed.sort_unstable_by_key(|e| e.uid);
-    let mut out = Vec::with_capacity(entries.len() + changed.len());
-    let mut changed = changed.into_iter().peekable();
-    for entry in entries {
-        while let Some(new) = changed.next_if(|c| c.uid < entry.uid) {
-            out.push(new);
-        }
-        if let Some(new) = changed.next_if(|c| c.uid == entry.uid) {
-            out.push(new);
-        } else if vanished.binary_search(&entry.uid).is_err() {
-            out.push(entry.clone());
-        }
-    }
-    out.extend(changed);
-    out
 }
 
 #[cfg(test)]
@@ -182,9 +200,9 @@ mod tests {
     #[test]
     fn a_list_is_served_only_at_the_state_it_was_read() {
         let cache = ViewCache::default();
-        cache.put(&info(1, 7), &Arc::new(entries(MIN_CACHED_MESSAGES)));
+        cache.put(&info(1, 7), &listed(MIN_CACHED_MESSAGES));
         assert!(
-            matches!(cache.get(&info(1, 7)), Some(Lookup::Current(e)) if e.len() == MIN_CACHED_MESSAGES)
+            matches!(cache.get(&info(1, 7)), Some(Lookup::Current(l)) if l.entries.len() == MIN_CACHED_MESSAGES)
         );
         assert!(
             matches!(
@@ -195,40 +213,45 @@ mod tests {
         );
         assert!(cache.get(&info(1, 6)).is_none(), "newer than the mailbox");
         assert!(cache.get(&info(2, 7)).is_none(), "another mailbox");
-        cache.put(&info(3, 1), &Arc::new(entries(MIN_CACHED_MESSAGES - 1)));
+        cache.put(&info(3, 1), &listed(MIN_CACHED_MESSAGES - 1));
         assert!(
             cache.get(&info(3, 1)).is_none(),
             "small mailboxes are not kept"
         );
     }
 
+    fn listed(n: usize) -> Listed {
+        Listed::new(Arc::new(entries(n)))
+    }
+
     #[test]
-    fn updating_removes_vanished_replaces_changed_and_adds_new() {
-        let mut flagged = entries(5)[3].clone();
-        flagged.flags = Flags::SEEN;
-        flagged.modseq = 9;
-        let new = Entry {
-            uid: 8,
-            ..entries(1)[0].clone()
-        };
-        let out = updated(&entries(5), &[2, 5], vec![new, flagged.clone()]);
+    fn the_facts_of_a_list_are_those_select_reports() {
+        let mut list = entries(4);
+        list[0].flags = Flags::SEEN;
+        list[1].modseq = 9;
+        list[1].keywords = vec!["$Work".into(), "Later".into()];
+        list[3].keywords = vec!["$Work".into()];
+        let listed = Listed::new(Arc::new(list));
         assert_eq!(
-            out.iter().map(|e| e.uid).collect::<Vec<_>>(),
-            vec![1, 3, 4, 8]
+            *listed.facts,
+            ListFacts {
+                max_modseq: 9,
+                keywords: vec!["$Work".into(), "Later".into()],
+                first_unseen: Some(1),
+            }
         );
-        assert_eq!(out[2], flagged);
-        assert_eq!(updated(&[], &[], vec![]), vec![]);
+        assert_eq!(*Listed::new(Arc::new(vec![])).facts, ListFacts::default());
     }
 
     #[test]
     fn the_least_recently_used_goes_first_when_full() {
         let cache = ViewCache::default();
         let third = MAX_CACHED_MESSAGES / 3;
-        cache.put(&info(1, 1), &Arc::new(entries(third)));
-        cache.put(&info(2, 1), &Arc::new(entries(third)));
-        cache.put(&info(3, 1), &Arc::new(entries(third)));
+        cache.put(&info(1, 1), &listed(third));
+        cache.put(&info(2, 1), &listed(third));
+        cache.put(&info(3, 1), &listed(third));
         assert!(cache.get(&info(1, 1)).is_some());
-        cache.put(&info(4, 1), &Arc::new(entries(third)));
+        cache.put(&info(4, 1), &listed(third));
         assert!(
             cache.get(&info(2, 1)).is_none(),
             "least recently used, evicted"

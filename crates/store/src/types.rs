@@ -182,7 +182,7 @@ pub struct MessageMeta {
 /// INTERNALDATE, RFC822.SIZE and the cheap SEARCH keys. Unlike [`MessageMeta`] it leaves out
 /// the blob's address, whose read costs a look-up in another table per message: the first
 /// SELECT of a 100,000-message mailbox read 170 MB of blob rows for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageState {
     pub uid: u32,
     pub flags: Flags,
@@ -221,6 +221,32 @@ impl From<MessageMeta> for MessageState {
             keywords: meta.keywords,
         }
     }
+}
+
+/// `entries` (ascending UIDs) without the `vanished` UIDs and with each of `changed` (new
+/// state of an existing message, or a new one) in its place: the changes since the list was
+/// read (RFC 7162 §3.2.5.1 and §3.2.10 give what a client does with the same two lists).
+/// Done in place: the changes are usually few against a list of thousands.
+pub fn merge_changes(
+    mut entries: Vec<MessageState>,
+    vanished: &[u32],
+    mut changed: Vec<MessageState>,
+) -> Vec<MessageState> {
+    if !vanished.is_empty() {
+        let mut vanished = vanished.to_vec();
+        vanished.sort_unstable();
+        entries.retain(|e| vanished.binary_search(&e.uid).is_err());
+    }
+    changed.sort_unstable_by_key(|e| e.uid);
+    for new in changed {
+        match entries.binary_search_by_key(&new.uid, |e| e.uid) {
+            Ok(i) => entries[i] = new,
+            // New messages have the highest UIDs: pushed, not inserted, in the usual case.
+            Err(i) if i == entries.len() => entries.push(new),
+            Err(i) => entries.insert(i, new),
+        }
+    }
+    entries
 }
 
 /// A message with its parsed summary, for FETCH ENVELOPE/BODYSTRUCTURE and the webmail.

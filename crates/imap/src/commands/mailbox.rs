@@ -13,7 +13,7 @@ use tern_store::{MailboxInfo, names};
 use crate::extended::{Extension, ListOptions};
 use crate::session::{Fatal, Reply, Session, store_error};
 use crate::view::{self, View};
-use crate::view_cache::{self, Lookup};
+use crate::view_cache::{Listed, Lookup};
 
 impl Session {
     pub(crate) fn account_id(&self) -> tern_store::AccountId {
@@ -24,24 +24,22 @@ impl Session {
     }
 
     /// Every message of `info`'s mailbox: shared from the view cache when nobody changed it,
-    /// brought up to date from the cache by its changes since, or read whole.
-    async fn mailbox_list(
-        &self,
-        info: &MailboxInfo,
-    ) -> Result<Arc<Vec<view::Entry>>, tern_store::StoreError> {
+    /// brought up to date from the cache by its changes since, or read from the store.
+    async fn mailbox_list(&self, info: &MailboxInfo) -> Result<Listed, tern_store::StoreError> {
         let (account, store) = (self.account_id(), self.store());
         let messages = match self.config.views.get(info) {
-            Some(Lookup::Current(messages)) => return Ok(messages),
+            Some(Lookup::Current(listed)) => return Ok(listed),
             Some(Lookup::Older { entries, modseq }) => {
                 let vanished = store.vanished_since(account, info.id, modseq).await?;
                 let changed = store.changed_since(account, info.id, modseq).await?;
                 let changed = changed.into_iter().map(view::Entry::from).collect();
-                Arc::new(view_cache::updated(&entries, &vanished, changed))
+                tern_store::merge_changes(Arc::unwrap_or_clone(entries), &vanished, changed)
             }
-            None => Arc::new(store.message_states(account, info.id).await?),
+            None => store.message_states(account, info.id).await?,
         };
-        self.config.views.put(info, &messages);
-        Ok(messages)
+        let listed = Listed::new(Arc::new(messages));
+        self.config.views.put(info, &listed);
+        Ok(listed)
     }
 
     /// SELECT / EXAMINE (RFC 9051 §6.3.2, §6.3.3).
@@ -86,46 +84,29 @@ impl Session {
             Ok(None) => return Ok(Reply::no("No such mailbox").code("NONEXISTENT")),
             Err(e) => return Ok(store_error(&e)),
         };
-        let messages = match self.mailbox_list(&info).await {
-            Ok(messages) => messages,
+        let Listed { entries, facts } = match self.mailbox_list(&info).await {
+            Ok(listed) => listed,
             Err(e) => return Ok(store_error(&e)),
         };
-        let synced_modseq = messages
-            .iter()
-            .map(|m| m.modseq)
-            .max()
-            .unwrap_or(0)
-            .max(info.highest_modseq);
         let view = View {
             mailbox: info.id,
             name: info.name.clone(),
             read_only,
             uid_validity: info.uid_validity,
             uid_next: info.uid_next,
-            messages,
-            synced_modseq,
+            messages: entries,
+            synced_modseq: facts.max_modseq.max(info.highest_modseq),
             dirty: false,
         };
         // Changes committed while we read are picked up at the next sync.
         self.drain_feed();
-        let mut keywords: Vec<&str> = view
-            .messages
-            .iter()
-            .flat_map(|m| m.keywords.iter().map(String::as_str))
-            .collect();
-        keywords.sort_unstable();
-        keywords.dedup();
-        let keywords: String = keywords.iter().map(|k| format!(" {k}")).collect();
+        let keywords: String = facts.keywords.iter().map(|k| format!(" {k}")).collect();
         let io = &mut self.io;
         io.untagged(&format!("{} EXISTS", view.exists()));
         if !self.rev2 {
             // RFC 3501 §6.3.1: RECENT and the first unseen message, gone from rev2.
             io.untagged("0 RECENT");
-            if let Some(first) = view
-                .messages
-                .iter()
-                .position(|m| !m.flags.contains(tern_store::Flags::SEEN))
-            {
+            if let Some(first) = facts.first_unseen {
                 io.untagged(&format!("OK [UNSEEN {}] First unseen", first + 1));
             }
         }

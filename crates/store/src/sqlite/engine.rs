@@ -149,6 +149,33 @@ impl Engine {
         R: Send + 'static,
         F: FnOnce(&Connection, &mut Changes) -> Result<R> + Send + 'static,
     {
+        self.submit(f)?.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues `f` for the writer without waiting for it (a cache written after the answer
+    /// that needed it). Its outcome is logged, not returned.
+    pub(crate) fn write_detached<F>(&self, what: &'static str, f: F)
+    where
+        F: FnOnce(&Connection, &mut Changes) -> Result<()> + Send + 'static,
+    {
+        let f = move |conn: &Connection, changes: &mut Changes| {
+            let done = f(conn, changes);
+            if let Err(e) = &done {
+                tracing::warn!(error = %e, what, "a background write failed");
+            }
+            done
+        };
+        if self.submit(f).is_err() {
+            tracing::debug!(what, "the store is closed: background write dropped");
+        }
+    }
+
+    /// Hands `f` to the writer thread; the receiver gets its result after the COMMIT.
+    fn submit<R, F>(&self, f: F) -> Result<oneshot::Receiver<Result<R>>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection, &mut Changes) -> Result<R> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<Result<R>>();
         let job: Job = Box::new(move |conn| {
             let Some(conn) = conn else {
@@ -186,7 +213,7 @@ impl Engine {
             let sender = writer.as_ref().ok_or(StoreError::Closed)?;
             sender.send(job).map_err(|_| StoreError::Closed)?;
         }
-        rx.await.map_err(|_| StoreError::Closed)?
+        Ok(rx)
     }
 
     /// Runs `f` on a reader connection in the blocking pool.

@@ -183,12 +183,26 @@ fn meta_from_row(r: &rusqlite::Row) -> rusqlite::Result<MessageMeta> {
     Ok(state_from_row(r)?.with_blob(BlobId(r.get(7)?)))
 }
 
-/// Every message of a mailbox, in UID order: one walk of the primary key, nothing joined.
-pub(crate) fn states(conn: &Connection, mailbox: MailboxId) -> Result<Vec<MessageState>> {
+/// Every message of a mailbox (or those above `modseq`), in UID order, nothing joined: the
+/// whole mailbox is one walk of the primary key, the changes one range of the MODSEQ index
+/// (see load_meta for why it is forced).
+pub(crate) fn states(
+    conn: &Connection,
+    mailbox: MailboxId,
+    above_modseq: Option<u64>,
+) -> Result<Vec<MessageState>> {
+    let Some(above_modseq) = above_modseq else {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {STATE_COLUMNS} FROM messages m WHERE m.mailbox_id = ?1 ORDER BY m.uid"
+        ))?;
+        let rows = stmt.query_map(params![mailbox.0], state_from_row)?;
+        return Ok(rows.collect::<rusqlite::Result<_>>()?);
+    };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {STATE_COLUMNS} FROM messages m WHERE m.mailbox_id = ?1 ORDER BY m.uid"
+        "SELECT {STATE_COLUMNS} FROM messages m INDEXED BY messages_modseq
+         WHERE m.mailbox_id = ?1 AND m.modseq > ?2 ORDER BY m.uid"
     ))?;
-    let rows = stmt.query_map(params![mailbox.0], state_from_row)?;
+    let rows = stmt.query_map(params![mailbox.0, above_modseq as i64], state_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -9,6 +9,7 @@ mod queue;
 mod schema;
 mod search;
 mod settings;
+mod snapshots;
 
 pub use schema::SCHEMA_VERSION;
 
@@ -534,8 +535,16 @@ impl Store for SqliteStore {
         account: AccountId,
         mailbox: MailboxId,
     ) -> Result<Vec<MessageState>> {
-        self.read_owned(account, mailbox, move |c| messages::states(c, mailbox))
-            .await
+        let loaded = self
+            .read_owned(account, mailbox, move |c| snapshots::load(c, mailbox))
+            .await?;
+        if let Some(snapshot) = loaded.refresh {
+            self.engine
+                .write_detached("message list snapshot", move |c, _| {
+                    snapshots::save(c, mailbox, snapshot)
+                });
+        }
+        Ok(loaded.states)
     }
     async fn changed_since(
         &self,

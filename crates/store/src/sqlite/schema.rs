@@ -5,10 +5,10 @@ use crate::error::{Result, StoreError};
 use rusqlite::Connection;
 
 /// The schema this binary writes. Bump it with a new entry in [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -259,6 +259,16 @@ CREATE TRIGGER mailbox_message_moved AFTER UPDATE OF mailbox_id, size ON message
         bytes = bytes + NEW.size
         WHERE id = NEW.mailbox_id;
 END;
+"#;
+
+/// Version 7: the message lists of large mailboxes kept as of a MODSEQ (snapshots.rs), so
+/// the first SELECT of one reads a blob and the changes since instead of every row.
+const V7: &str = r#"
+CREATE TABLE state_snapshots (
+    mailbox_id INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+    modseq     INTEGER NOT NULL,
+    data       BLOB NOT NULL
+);
 "#;
 
 /// Brings the schema up to [`SCHEMA_VERSION`], each step in its own transaction. Returns the

@@ -1064,7 +1064,91 @@ async fn account_settings_are_per_account() {
     assert_eq!(f.store.account_setting(a, "signature").await.unwrap(), None);
 }
 
-/// Takes a store back from schema version 6 to 5.
+#[tokio::test]
+async fn a_large_mailbox_is_listed_from_its_snapshot_and_the_changes_since() {
+    use rusqlite::OptionalExtension;
+    let f = fixture();
+    let db = SqliteStore::database_path(&f.path);
+    let a = account(&f.store, "a@example.test").await;
+    let inbox = inbox(&f.store, a).await;
+    let item = |n| AppendItem {
+        raw: message(n),
+        internal_date: 1_700_000_000,
+        targets: vec![target(a, inbox)],
+        skip_duplicates: false,
+    };
+    f.store
+        .append_batch((1..=2_100).map(item).collect())
+        .await
+        .unwrap();
+    let rows = || async {
+        let metas = f.store.messages(a, inbox).await.unwrap();
+        metas
+            .into_iter()
+            .map(MessageState::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        f.store.message_states(a, inbox).await.unwrap(),
+        rows().await
+    );
+    // That read leaves a snapshot, written in the background: wait for it (the loop ends
+    // when it is there; no time is asserted).
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let snapshot = || -> Option<i64> {
+        conn.query_row(
+            "SELECT modseq FROM state_snapshots WHERE mailbox_id = ?1",
+            [inbox.0],
+            |r| r.get(0),
+        )
+        .optional()
+        .unwrap()
+    };
+    while snapshot().is_none() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Changes after it: flags, an expunge, new messages.
+    let add = |flags| FlagChange {
+        op: FlagOp::Add,
+        flags,
+        keywords: vec!["$Later".into()],
+        unchanged_since: None,
+    };
+    f.store
+        .update_flags(a, inbox, &[5, 6, 7], add(Flags::SEEN))
+        .await
+        .unwrap();
+    f.store
+        .update_flags(a, inbox, &[5, 6], add(Flags::DELETED))
+        .await
+        .unwrap();
+    f.store.expunge(a, inbox, None).await.unwrap();
+    f.store
+        .append_batch((2_101..=2_103).map(item).collect())
+        .await
+        .unwrap();
+    let listed = f.store.message_states(a, inbox).await.unwrap();
+    assert_eq!(listed, rows().await);
+    assert_eq!(listed.len(), 2_101);
+    // The snapshot is what was read: a row changed behind the store's back (no MODSEQ
+    // raised) still lists as the snapshot has it...
+    conn.execute(
+        "UPDATE messages SET internal_date = 1 WHERE mailbox_id = ?1 AND uid = 1",
+        [inbox.0],
+    )
+    .unwrap();
+    let listed = f.store.message_states(a, inbox).await.unwrap();
+    assert_eq!(listed[0].internal_date, 1_700_000_000);
+    // ...and one that can't be decoded is passed over for the rows.
+    conn.execute("UPDATE state_snapshots SET data = x'01ff'", [])
+        .unwrap();
+    let listed = f.store.message_states(a, inbox).await.unwrap();
+    assert_eq!(listed[0].internal_date, 1);
+    assert_eq!(listed, rows().await);
+}
+
+/// Takes a store back from schema version 7 to 6, and from 6 to 5.
+const UNDO_V7: &str = "DROP TABLE state_snapshots;";
 const UNDO_V6: &str = "DROP TRIGGER mailbox_message_added; DROP TRIGGER mailbox_message_removed;
     DROP TRIGGER mailbox_message_flagged; DROP TRIGGER mailbox_message_moved;
     ALTER TABLE mailboxes DROP COLUMN message_count; ALTER TABLE mailboxes DROP COLUMN unseen_count;
@@ -1156,7 +1240,7 @@ async fn mailbox_counters_follow_every_change() {
     // A version 5 store counts its mailboxes when it is opened.
     f.store.close();
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute_batch(&format!("{UNDO_V6} PRAGMA user_version = 5;"))
+    conn.execute_batch(&format!("{UNDO_V7} {UNDO_V6} PRAGMA user_version = 5;"))
         .unwrap();
     drop(conn);
     let store = SqliteStore::open(&f.path).unwrap();
@@ -1180,7 +1264,7 @@ async fn a_version_3_store_gets_its_text_reindexed_in_the_background() {
     conn.execute_batch(&format!(
         "DROP TRIGGER blob_text_removed; DROP TABLE blob_text; DROP TABLE text_pending;
          DROP INDEX messages_deleted;
-         {UNDO_V6}
+         {UNDO_V7} {UNDO_V6}
          CREATE VIRTUAL TABLE blob_text USING fts5(sender, recipients, subject, body,
              tokenize = 'trigram');
          CREATE TRIGGER blob_text_removed AFTER DELETE ON blobs BEGIN
