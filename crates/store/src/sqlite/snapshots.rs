@@ -68,13 +68,15 @@ pub(crate) fn load(conn: &Connection, mailbox: MailboxId) -> Result<Loaded> {
     Ok(Loaded { states, refresh })
 }
 
-/// Keeps `snapshot` for `mailbox`, unless a newer one is there or the mailbox is gone.
+/// Keeps `snapshot` for `mailbox`, unless a newer one is there or the mailbox is gone. One of
+/// the same MODSEQ is replaced: the list as of a MODSEQ is always the same, and the one there
+/// may be the unreadable one this replaces.
 pub(crate) fn save(conn: &Connection, mailbox: MailboxId, snapshot: Snapshot) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO state_snapshots (mailbox_id, modseq, data)
          SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM mailboxes WHERE id = ?1)
          ON CONFLICT (mailbox_id) DO UPDATE SET modseq = excluded.modseq, data = excluded.data
-             WHERE excluded.modseq > state_snapshots.modseq",
+             WHERE excluded.modseq >= state_snapshots.modseq",
     )?
     .execute(params![mailbox.0, snapshot.modseq as i64, snapshot.data])?;
     Ok(())

@@ -1092,8 +1092,8 @@ async fn a_large_mailbox_is_listed_from_its_snapshot_and_the_changes_since() {
         f.store.message_states(a, inbox).await.unwrap(),
         rows().await
     );
-    // That read leaves a snapshot, written in the background: wait for it (the loop ends
-    // when it is there; no time is asserted).
+    // That read leaves a snapshot, written in the background: wait for it (a minute at most,
+    // so a missing one fails rather than hangs; no speed is asserted).
     let conn = rusqlite::Connection::open(&db).unwrap();
     let snapshot = || -> Option<i64> {
         conn.query_row(
@@ -1104,9 +1104,13 @@ async fn a_large_mailbox_is_listed_from_its_snapshot_and_the_changes_since() {
         .optional()
         .unwrap()
     };
-    while snapshot().is_none() {
+    for _ in 0..6_000 {
+        if snapshot().is_some() {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    assert!(snapshot().is_some(), "no snapshot was written");
     // Changes after it: flags, an expunge, new messages.
     let add = |flags| FlagChange {
         op: FlagOp::Add,
@@ -1139,12 +1143,28 @@ async fn a_large_mailbox_is_listed_from_its_snapshot_and_the_changes_since() {
     .unwrap();
     let listed = f.store.message_states(a, inbox).await.unwrap();
     assert_eq!(listed[0].internal_date, 1_700_000_000);
-    // ...and one that can't be decoded is passed over for the rows.
-    conn.execute("UPDATE state_snapshots SET data = x'01ff'", [])
-        .unwrap();
-    let listed = f.store.message_states(a, inbox).await.unwrap();
-    assert_eq!(listed[0].internal_date, 1);
-    assert_eq!(listed, rows().await);
+    // ...and one that can't be decoded is passed over for the rows, and replaced: first one
+    // older than the mailbox, then one of its current MODSEQ.
+    let readable = || -> bool {
+        let data: Vec<u8> = conn
+            .query_row("SELECT data FROM state_snapshots", [], |r| r.get(0))
+            .unwrap();
+        data.len() > 2
+    };
+    for _ in 0..2 {
+        conn.execute("UPDATE state_snapshots SET data = x'01ff'", [])
+            .unwrap();
+        let listed = f.store.message_states(a, inbox).await.unwrap();
+        assert_eq!(listed[0].internal_date, 1);
+        assert_eq!(listed, rows().await);
+        for _ in 0..6_000 {
+            if readable() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(readable(), "the unreadable snapshot stayed");
+    }
 }
 
 /// Takes a store back from schema version 7 to 6, and from 6 to 5.
