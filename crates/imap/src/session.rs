@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 
 use crate::extended::{self, Extension};
 use crate::reader::{CommandReader, Frame, ReadError, tag_of};
-use crate::view::{Entry, View};
+use crate::view::View;
 use crate::{ImapConfig, capabilities, utf7, wire};
 
 /// How a command ended, for its tagged response (RFC 9051 §7.1).
@@ -635,7 +635,7 @@ impl Session {
         let out = &mut self.io.out;
         let mut added = false;
         let mut highest = info.highest_modseq.max(since);
-        for meta in changed.into_iter().map(Entry::from) {
+        for meta in changed {
             highest = highest.max(meta.modseq);
             match view.index_of_uid(meta.uid) {
                 Some(index) => {

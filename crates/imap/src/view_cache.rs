@@ -58,19 +58,15 @@ pub struct ListFacts {
 impl Listed {
     pub fn new(entries: Arc<Vec<Entry>>) -> Listed {
         let mut facts = ListFacts::default();
+        let mut keywords = std::collections::BTreeSet::new();
         for (i, entry) in entries.iter().enumerate() {
             facts.max_modseq = facts.max_modseq.max(entry.modseq);
             if facts.first_unseen.is_none() && !entry.flags.contains(tern_store::Flags::SEEN) {
                 facts.first_unseen = Some(i);
             }
-            facts.keywords.extend(entry.keywords.iter().cloned());
-            if facts.keywords.len() > 256 {
-                facts.keywords.sort_unstable();
-                facts.keywords.dedup();
-            }
+            keywords.extend(entry.keywords.iter().map(String::as_str));
         }
-        facts.keywords.sort_unstable();
-        facts.keywords.dedup();
+        facts.keywords = keywords.into_iter().map(str::to_owned).collect();
         Listed {
             entries,
             facts: Arc::new(facts),

@@ -135,7 +135,7 @@ pub trait Store: Send + Sync {
         account: AccountId,
         mailbox: MailboxId,
         modseq: u64,
-    ) -> Result<Vec<MessageMeta>>;
+    ) -> Result<Vec<MessageState>>;
     /// UIDs expunged with a MODSEQ above `modseq` (QRESYNC VANISHED).
     async fn vanished_since(
         &self,

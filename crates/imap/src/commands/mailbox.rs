@@ -12,7 +12,7 @@ use tern_store::{MailboxInfo, names};
 
 use crate::extended::{Extension, ListOptions};
 use crate::session::{Fatal, Reply, Session, store_error};
-use crate::view::{self, View};
+use crate::view::View;
 use crate::view_cache::{Listed, Lookup};
 
 impl Session {
@@ -32,7 +32,6 @@ impl Session {
             Some(Lookup::Older { entries, modseq }) => {
                 let vanished = store.vanished_since(account, info.id, modseq).await?;
                 let changed = store.changed_since(account, info.id, modseq).await?;
-                let changed = changed.into_iter().map(view::Entry::from).collect();
                 tern_store::merge_changes(Arc::unwrap_or_clone(entries), &vanished, changed)
             }
             None => store.message_states(account, info.id).await?,

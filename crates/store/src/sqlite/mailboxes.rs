@@ -211,7 +211,7 @@ fn rename_inbox(
     to: &str,
 ) -> Result<()> {
     let target = create_mailbox(conn, changes, account, to, None)?;
-    let metas = load_meta(conn, inbox.id, None)?;
+    let metas = load_meta(conn, inbox.id)?;
     let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
     let now = super::now();
     for meta in &metas {

@@ -183,53 +183,40 @@ fn meta_from_row(r: &rusqlite::Row) -> rusqlite::Result<MessageMeta> {
     Ok(state_from_row(r)?.with_blob(BlobId(r.get(7)?)))
 }
 
-/// Every message of a mailbox (or those above `modseq`), in UID order, nothing joined: the
-/// whole mailbox is one walk of the primary key, the changes one range of the MODSEQ index
-/// (see load_meta for why it is forced).
+/// Every message of a mailbox (or those above `modseq`), in UID order, without the blobs'
+/// addresses. The whole mailbox is walked in primary-key order: no MODSEQ condition for the
+/// planner to weigh against the (mailbox_id, modseq) index, which would need a sort by UID.
+/// The changes are forced onto the MODSEQ index (INDEXED BY): without statistics the planner
+/// walks the whole mailbox by primary key (for its UID order) and filters on MODSEQ; the
+/// index reads only what changed, and the few rows are sorted afterwards. Every session
+/// syncing a changed mailbox runs this.
 pub(crate) fn states(
     conn: &Connection,
     mailbox: MailboxId,
     above_modseq: Option<u64>,
 ) -> Result<Vec<MessageState>> {
-    let Some(above_modseq) = above_modseq else {
-        let mut stmt = conn.prepare_cached(&format!(
+    let mut stmt = match above_modseq {
+        None => conn.prepare_cached(&format!(
             "SELECT {STATE_COLUMNS} FROM messages m WHERE m.mailbox_id = ?1 ORDER BY m.uid"
-        ))?;
-        let rows = stmt.query_map(params![mailbox.0], state_from_row)?;
-        return Ok(rows.collect::<rusqlite::Result<_>>()?);
+        ))?,
+        Some(_) => conn.prepare_cached(&format!(
+            "SELECT {STATE_COLUMNS} FROM messages m INDEXED BY messages_modseq
+             WHERE m.mailbox_id = ?1 AND m.modseq > ?2 ORDER BY m.uid"
+        ))?,
     };
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {STATE_COLUMNS} FROM messages m INDEXED BY messages_modseq
-         WHERE m.mailbox_id = ?1 AND m.modseq > ?2 ORDER BY m.uid"
-    ))?;
-    let rows = stmt.query_map(params![mailbox.0, above_modseq as i64], state_from_row)?;
+    let rows = match above_modseq {
+        None => stmt.query_map(params![mailbox.0], state_from_row)?,
+        Some(modseq) => stmt.query_map(params![mailbox.0, modseq as i64], state_from_row)?,
+    };
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Every message of a mailbox (or those above `modseq`), in UID order.
-pub(crate) fn load_meta(
-    conn: &Connection,
-    mailbox: MailboxId,
-    above_modseq: Option<u64>,
-) -> Result<Vec<MessageMeta>> {
-    let Some(above_modseq) = above_modseq else {
-        // The whole mailbox, walked in primary-key order: no MODSEQ condition for the planner
-        // to weigh against the (mailbox_id, modseq) index, which would need a sort by UID.
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {META_COLUMNS} {META_FROM} WHERE m.mailbox_id = ?1 ORDER BY m.uid"
-        ))?;
-        let rows = stmt.query_map(params![mailbox.0], meta_from_row)?;
-        return Ok(rows.collect::<rusqlite::Result<_>>()?);
-    };
-    // INDEXED BY: without statistics the planner walks the whole mailbox by primary key (for
-    // its UID order) and filters on MODSEQ; the MODSEQ index reads only what changed, and the
-    // few rows are sorted afterwards. Every session syncing a changed mailbox runs this.
+/// Every message of a mailbox with its blob's address, in UID order.
+pub(crate) fn load_meta(conn: &Connection, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {META_COLUMNS}
-         FROM messages m INDEXED BY messages_modseq JOIN blobs b ON b.id = m.blob_id
-         WHERE m.mailbox_id = ?1 AND m.modseq > ?2 ORDER BY m.uid"
+        "SELECT {META_COLUMNS} {META_FROM} WHERE m.mailbox_id = ?1 ORDER BY m.uid"
     ))?;
-    let rows = stmt.query_map(params![mailbox.0, above_modseq as i64], meta_from_row)?;
+    let rows = stmt.query_map(params![mailbox.0], meta_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -329,7 +316,7 @@ pub(crate) fn vanished_since(
     modseq: u64,
 ) -> Result<Vec<u32>> {
     let mut stmt = conn.prepare_cached(
-        // The MODSEQ index, not a walk of every expunged UID (see load_meta).
+        // The MODSEQ index, not a walk of every expunged UID (see states).
         "SELECT uid FROM expunged INDEXED BY expunged_modseq
          WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
     )?;

@@ -525,10 +525,8 @@ impl Store for SqliteStore {
         .await
     }
     async fn messages(&self, account: AccountId, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
-        self.read_owned(account, mailbox, move |c| {
-            messages::load_meta(c, mailbox, None)
-        })
-        .await
+        self.read_owned(account, mailbox, move |c| messages::load_meta(c, mailbox))
+            .await
     }
     async fn message_states(
         &self,
@@ -551,9 +549,9 @@ impl Store for SqliteStore {
         account: AccountId,
         mailbox: MailboxId,
         modseq: u64,
-    ) -> Result<Vec<MessageMeta>> {
+    ) -> Result<Vec<MessageState>> {
         self.read_owned(account, mailbox, move |c| {
-            messages::load_meta(c, mailbox, Some(modseq))
+            messages::states(c, mailbox, Some(modseq))
         })
         .await
     }

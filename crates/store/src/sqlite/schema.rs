@@ -237,26 +237,13 @@ CREATE TRIGGER mailbox_message_removed AFTER DELETE ON messages BEGIN
         bytes = bytes - OLD.size
         WHERE id = OLD.mailbox_id;
 END;
--- Exactly one of the two update triggers counts a row's change.
+-- A message never changes mailbox or size (MOVE inserts a copy and deletes the original),
+-- so only its flags need counting again.
 CREATE TRIGGER mailbox_message_flagged AFTER UPDATE OF flags ON messages
-    WHEN OLD.mailbox_id = NEW.mailbox_id AND OLD.size = NEW.size
-        AND (OLD.flags & 9) != (NEW.flags & 9) BEGIN
+    WHEN (OLD.flags & 9) != (NEW.flags & 9) BEGIN
     UPDATE mailboxes SET
         unseen_count = unseen_count + ((NEW.flags & 1) = 0) - ((OLD.flags & 1) = 0),
         deleted_count = deleted_count + ((NEW.flags & 8) != 0) - ((OLD.flags & 8) != 0)
-        WHERE id = NEW.mailbox_id;
-END;
-CREATE TRIGGER mailbox_message_moved AFTER UPDATE OF mailbox_id, size ON messages
-    WHEN OLD.mailbox_id != NEW.mailbox_id OR OLD.size != NEW.size BEGIN
-    UPDATE mailboxes SET message_count = message_count - 1,
-        unseen_count = unseen_count - ((OLD.flags & 1) = 0),
-        deleted_count = deleted_count - ((OLD.flags & 8) != 0),
-        bytes = bytes - OLD.size
-        WHERE id = OLD.mailbox_id;
-    UPDATE mailboxes SET message_count = message_count + 1,
-        unseen_count = unseen_count + ((NEW.flags & 1) = 0),
-        deleted_count = deleted_count + ((NEW.flags & 8) != 0),
-        bytes = bytes + NEW.size
         WHERE id = NEW.mailbox_id;
 END;
 "#;

@@ -9,7 +9,7 @@
 //! A snapshot is a cache: it is written after the answer that read the list, by the writer
 //! thread, and one that is missing, older or unreadable only means reading the rows.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::messages;
 use crate::error::Result;
@@ -38,14 +38,21 @@ pub(crate) struct Snapshot {
 /// from its rows. One read transaction, so the list is the state as of one MODSEQ.
 pub(crate) fn load(conn: &Connection, mailbox: MailboxId) -> Result<Loaded> {
     let tx = conn.unchecked_transaction()?;
-    let highest: i64 = tx
-        .prepare_cached("SELECT highest_modseq FROM mailboxes WHERE id = ?1")?
-        .query_row([mailbox.0], |r| r.get(0))?;
+    // One look-up; the snapshot's bytes come only where there is one.
+    let (highest, stored): (i64, Option<(i64, Vec<u8>)>) = tx
+        .prepare_cached(
+            "SELECT m.highest_modseq, s.modseq, s.data
+             FROM mailboxes m LEFT JOIN state_snapshots s ON s.mailbox_id = m.id
+             WHERE m.id = ?1",
+        )?
+        .query_row([mailbox.0], |r| {
+            let snapshot = match r.get::<_, Option<i64>>(1)? {
+                Some(modseq) => Some((modseq, r.get(2)?)),
+                None => None,
+            };
+            Ok((r.get(0)?, snapshot))
+        })?;
     let highest = highest as u64;
-    let stored: Option<(i64, Vec<u8>)> = tx
-        .prepare_cached("SELECT modseq, data FROM state_snapshots WHERE mailbox_id = ?1")?
-        .query_row([mailbox.0], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
     let base = stored
         .filter(|(modseq, _)| *modseq as u64 <= highest)
         .and_then(|(modseq, data)| Some((modseq as u64, decode(&data)?)));

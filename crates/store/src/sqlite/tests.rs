@@ -1170,7 +1170,7 @@ async fn a_large_mailbox_is_listed_from_its_snapshot_and_the_changes_since() {
 /// Takes a store back from schema version 7 to 6, and from 6 to 5.
 const UNDO_V7: &str = "DROP TABLE state_snapshots;";
 const UNDO_V6: &str = "DROP TRIGGER mailbox_message_added; DROP TRIGGER mailbox_message_removed;
-    DROP TRIGGER mailbox_message_flagged; DROP TRIGGER mailbox_message_moved;
+    DROP TRIGGER mailbox_message_flagged;
     ALTER TABLE mailboxes DROP COLUMN message_count; ALTER TABLE mailboxes DROP COLUMN unseen_count;
     ALTER TABLE mailboxes DROP COLUMN deleted_count; ALTER TABLE mailboxes DROP COLUMN bytes;";
 
