@@ -21,9 +21,10 @@ ALL_SERVICES = ("smtp", "submission", "submissions", "imap", "imaps",
 
 
 def tern_bin():
-    path = os.environ.get("TERN_BIN") or str(ROOT / "target" / "debug" / "tern")
+    path = os.environ.get("TERN_BIN") or str(ROOT / "target" / "release" / "tern")
     if not os.path.exists(path):
-        pytest.fail(f"{path} is missing: run `cargo build -p tern` (scripts/test does)")
+        pytest.fail(f"{path} is missing: run `cargo build --release` (scripts/test does), "
+                    "or point TERN_BIN at a build")
     return path
 
 

@@ -111,13 +111,14 @@ def test_serve_demo_creates_an_account_once(tmp_path):
     server = Tern(tmp_path, services=("imap",), args=("--demo",)).start()
     try:
         log = server.read_log()
-        assert "demo: account demo@example.test created, password: " in log
+        assert "User:      demo@example.test\n  Password:  " in log
+        assert f"IMAP:      127.0.0.1:{server.port('imap')} (STARTTLS)" in log
         assert "demo@example.test\t1 messages" in server.cli("user", "list").stdout
     finally:
         server.stop()
     server.start()
     try:
-        assert "exists already" in server.read_log()
+        assert "Password:  as shown when the account was made" in server.read_log()
         assert server.cli("user", "list").stdout.count("demo@") == 1
     finally:
         server.stop()

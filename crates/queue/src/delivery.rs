@@ -145,7 +145,11 @@ impl Worker {
         if let Ok(list) = self.store.queue_list().await {
             let oldest = list.iter().map(|m| m.created).min();
             let age = oldest.map(|o| crate::now() - o).unwrap_or(0);
-            tracing::info!(messages = list.len(), oldest_age_secs = age, "queue");
+            tracing::info!(
+                messages = list.len(),
+                oldest_age_secs = age,
+                "outbound queue"
+            );
         }
     }
 

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 #[command(
     name = "tern",
     version,
-    about = "A hosting provider's whole mail service in one program"
+    about = "A hosting provider's whole mail service in one program",
+    after_help = "To try it: `tern serve --demo` runs every service on loopback ports with a demo \
+                  account and prints how to log in.\n\
+                  Every setting, with comments: `tern config default`."
 )]
 pub struct Cli {
     /// Configuration file (TOML); without it, the embedded default (`tern config default`).

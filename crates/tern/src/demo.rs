@@ -1,23 +1,38 @@
 //! `tern serve --demo`: a domain, an account and a welcome message on an empty store, so a
-//! newcomer can log in with a mail client at once.
+//! newcomer can log in with a mail client at once, and what to type into that client.
 
 use anyhow::Result;
 use bytes::Bytes;
+use std::collections::BTreeMap;
 use tern_store::{AppendTarget, Flags, SqliteStore, Store};
 
 pub const DEMO_DOMAIN: &str = "example.test";
 pub const DEMO_ACCOUNT: &str = "demo@example.test";
 
-pub async fn seed(store: &SqliteStore, hostname: &str) -> Result<()> {
+/// The addresses the services listen on, by service name (as in `listening.json`).
+pub type Addresses<'a> = BTreeMap<&'a str, String>;
+
+/// What `--demo` found or made.
+pub enum DemoAccount {
+    /// Made now; the password is shown this once.
+    Created { password: String },
+    /// Made by an earlier start.
+    Existed,
+    /// The store held other data, so no demo account was added to it.
+    NotMade,
+}
+
+/// Makes the demo account on an empty store; its welcome message names `addresses`.
+pub async fn seed(
+    store: &SqliteStore,
+    hostname: &str,
+    addresses: &Addresses<'_>,
+) -> Result<DemoAccount> {
     if !store.domains().await?.is_empty() {
-        if store.account_by_email(DEMO_ACCOUNT).await?.is_some() {
-            println!(
-                "demo: account {DEMO_ACCOUNT} exists already (its password was printed when it was made)"
-            );
-        } else {
-            println!("demo: the store has data already; no demo account made");
-        }
-        return Ok(());
+        return Ok(match store.account_by_email(DEMO_ACCOUNT).await? {
+            Some(_) => DemoAccount::Existed,
+            None => DemoAccount::NotMade,
+        });
     }
     let password = crate::admin::generate_password();
     let hash = {
@@ -34,6 +49,7 @@ pub async fn seed(store: &SqliteStore, hostname: &str) -> Result<()> {
     let date = now
         .format(&time::format_description::well_known::Rfc2822)
         .unwrap_or_default();
+    let how = connection_lines(addresses).join("\r\n");
     let welcome = format!(
         "From: Tern <postmaster@{DEMO_DOMAIN}>\r\n\
          To: {DEMO_ACCOUNT}\r\n\
@@ -46,8 +62,8 @@ pub async fn seed(store: &SqliteStore, hostname: &str) -> Result<()> {
          Hello!\r\n\
          \r\n\
          This mailbox lives on a Tern server. Point any mail client at it:\r\n\
-         IMAP 127.0.0.1:2143 (STARTTLS) or 2993 (TLS), POP3 2110 / 2995,\r\n\
-         SMTP submission 2587 (STARTTLS) or 2465 (TLS), webmail http://127.0.0.1:2095/\r\n\
+         \r\n\
+         {how}\r\n\
          \r\n\
          User name: {DEMO_ACCOUNT}\r\n",
         now.unix_timestamp()
@@ -64,6 +80,64 @@ pub async fn seed(store: &SqliteStore, hostname: &str) -> Result<()> {
             }],
         )
         .await?;
-    println!("demo: account {DEMO_ACCOUNT} created, password: {password}");
-    Ok(())
+    Ok(DemoAccount::Created { password })
+}
+
+/// What a newcomer needs on the terminal: where each service is and how to log in.
+pub fn how_to_log_in(account: &DemoAccount, addresses: &Addresses<'_>, data_dir: &str) -> String {
+    let mut out = format!("\nTern is running. Data: {data_dir}/  Stop: Ctrl-C\n\n");
+    for line in connection_lines(addresses) {
+        out += &format!("  {line}\n");
+    }
+    out += "\n  TLS uses a self-signed certificate until [tls] in the config names one:\n";
+    out += "  a client asks once whether to trust it.\n\n";
+    // The program as it was started (`target/release/tern` under `cargo run`), so the
+    // command shown works as typed.
+    let tern = std::env::args().next().unwrap_or_else(|| "tern".into());
+    let passwd = format!("{tern} --data-dir {data_dir} user passwd {DEMO_ACCOUNT}");
+    match account {
+        DemoAccount::Created { password } => {
+            out += &format!("  User:      {DEMO_ACCOUNT}\n  Password:  {password}\n");
+            out += &format!("  (shown only now; a new one: {passwd})\n");
+        }
+        DemoAccount::Existed => {
+            out += &format!("  User:      {DEMO_ACCOUNT}\n");
+            out += "  Password:  as shown when the account was made; a new one:\n";
+            out += &format!("             {passwd}\n");
+        }
+        DemoAccount::NotMade => {
+            out += "  The store has data already, so no demo account was made.\n";
+            out += &format!("  Its accounts: {tern} --data-dir {data_dir} user list\n");
+        }
+    }
+    out
+}
+
+/// One line per kind of client, from the addresses actually bound (a port set to 0 in the
+/// config shows the port the system chose). TLS uses the certificate of `[tls]`, on a first
+/// start a self-signed one, which a client asks to accept once.
+fn connection_lines(addresses: &Addresses<'_>) -> Vec<String> {
+    let at =
+        |service: &str, how: &str| addresses.get(service).map(|addr| format!("{addr} ({how})"));
+    let web =
+        |service: &str, scheme: &str| addresses.get(service).map(|a| format!("{scheme}://{a}/"));
+    let rows = [
+        ("Webmail:", vec![web("http", "http"), web("https", "https")]),
+        ("IMAP:", vec![at("imap", "STARTTLS"), at("imaps", "TLS")]),
+        ("POP3:", vec![at("pop3", "STARTTLS"), at("pop3s", "TLS")]),
+        (
+            "SMTP:",
+            vec![
+                at("submission", "STARTTLS, log in to send"),
+                at("submissions", "TLS"),
+            ],
+        ),
+        ("MX:", vec![at("smtp", "mail from other servers")]),
+    ];
+    rows.into_iter()
+        .filter_map(|(label, ways)| {
+            let ways: Vec<String> = ways.into_iter().flatten().collect();
+            (!ways.is_empty()).then(|| format!("{label:<10} {}", ways.join(", ")))
+        })
+        .collect()
 }

@@ -24,15 +24,17 @@ pub async fn run(config: Config, demo: bool) -> Result<()> {
     tern_net::install_crypto_provider();
     let store = crate::open_store(&config)?;
     store.index_text_in_background();
-    if demo {
-        crate::demo::seed(&store, &config.hostname).await?;
-    }
     {
         // Blobs orphaned by a crash between blob write and commit: collected in the background.
         let store = Arc::clone(&store);
         tokio::spawn(async move {
             match store.collect_garbage().await {
-                Ok(report) => tracing::info!(?report, "store garbage collected"),
+                Ok(report) if report.orphan_blobs + report.temp_files > 0 => tracing::info!(
+                    orphan_blobs = report.orphan_blobs,
+                    temp_files = report.temp_files,
+                    "removed what an interrupted write left in the store"
+                ),
+                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "store garbage collection failed"),
             }
         });
@@ -67,6 +69,16 @@ pub async fn run(config: Config, demo: bool) -> Result<()> {
         .iter()
         .map(|l| (l.service(), l.local_addr().to_string()))
         .collect();
+    if demo {
+        // After binding, so the welcome message and the terminal name the ports in use; before
+        // listening.json, so whoever waits for that file finds the account made and announced.
+        let account = crate::demo::seed(&store, &config.hostname, &addresses).await?;
+        let data_dir = config.data_dir.display().to_string();
+        println!(
+            "{}",
+            crate::demo::how_to_log_in(&account, &addresses, &data_dir)
+        );
+    }
     write_listening(&config.data_dir, &addresses)?;
 
     let (trigger, shutdown) = Shutdown::new();

@@ -278,7 +278,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<i64> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", from as i64 + 1)?;
         tx.commit()?;
-        tracing::info!(version = from + 1, "store schema migrated");
+    }
+    // One line for the whole upgrade: a new store is not seven separate events to its admin.
+    match found {
+        _ if found == SCHEMA_VERSION => {}
+        0 => tracing::info!(schema = SCHEMA_VERSION, "new store created"),
+        _ => tracing::info!(from = found, to = SCHEMA_VERSION, "store schema upgraded"),
     }
     Ok(found)
 }
