@@ -9,7 +9,7 @@ import time
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from webmail_browser import chromium, login, requested_urls, screenshot, settle, wait_for
@@ -170,10 +170,23 @@ def open_by_subject(browser, subject):
 
 
 def go(browser, element):
-    """Clicks something that loads a new page, and waits until the new page is there."""
-    old = browser.find_element(By.TAG_NAME, "html")
+    """Clicks something that loads a new page, and waits until the new page is there.
+
+    The old page is marked with a window variable, which a new document does not have.
+    (Selenium's staleness_of on the old <html> was flaky: while the old document is torn down,
+    ChromeDriver can answer "Node with given id does not belong to the document", which is not
+    the StaleElementReferenceException that staleness_of waits for.)"""
+    browser.execute_script("window.ternOldPage = true")
     element.click()
-    WebDriverWait(browser, 15).until(staleness_of(old))
+    WebDriverWait(browser, 15).until(new_page_loaded)
+
+
+def new_page_loaded(browser):
+    try:
+        return browser.execute_script(
+            "return window.ternOldPage === undefined && document.readyState === 'complete'")
+    except WebDriverException:
+        return False  # mid-navigation: no document to run the script in yet
 
 
 def folder_link(browser, label):
