@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use tern_queue::{Outbound, QueueSettings};
-use tern_smtp::{Kind, Settings, SmtpServer};
+use tern_smtp::{Kind, MemoryBudget, Settings, SmtpServer};
 
 fn server() -> Arc<SmtpServer> {
     static SERVER: OnceLock<Arc<SmtpServer>> = OnceLock::new();
@@ -35,6 +35,7 @@ fn server() -> Arc<SmtpServer> {
                 settings,
                 shutdown: h.shutdown.clone(),
                 verifier: None,
+                memory: Arc::new(MemoryBudget::new(64 * 1024)),
             })
         })
         .clone()

@@ -92,3 +92,28 @@ def test_login_before_starttls_is_refused_on_a_non_loopback_address(tmp_path, te
         assert imap.login(USER, PASSWORD)[0] == "OK"
     finally:
         server.stop()
+
+
+def test_no_literal_is_announced_for_append_before_login(tern):
+    """An unauthenticated APPEND gets BAD before any `+` (RFC 9051 §7.5): the server never
+    reads megabytes for a command that cannot succeed (20 such peers once cost 1 GB RSS)."""
+    tern.add_user(USER, PASSWORD)
+    raw = Raw(tern.port("imap"))
+    raw.send(b"a1 APPEND INBOX {52428800}\r\n")
+    line = raw.line()
+    assert line.startswith(b"a1 BAD Log in first"), line
+    # Not read as data: the next line is a command again.
+    raw.send(b"a2 APPEND INBOX {10}\r\n")
+    assert raw.line().startswith(b"a2 BAD Log in first")
+    raw.send(b"a3 CAPABILITY {20000}\r\n")
+    assert raw.line().startswith(b"a3 BAD Log in first")
+    # A password as a small literal still logs in (RFC 9051 §6.2.3).
+    raw.send(b'a4 LOGIN "%s" {%d}\r\n' % (USER.encode(), len(PASSWORD)))
+    assert raw.line().startswith(b"+ ")
+    raw.send(PASSWORD.encode() + b"\r\n")
+    assert raw.until_tagged(b"a4")[-1].startswith(b"a4 OK")
+    # Logged in, the same APPEND literal is announced.
+    raw.send(b"a5 APPEND INBOX {10}\r\n")
+    assert raw.line().startswith(b"+ ")
+    raw.send(b"Subject: x\r\n")
+    assert raw.until_tagged(b"a5")[-1].startswith(b"a5 OK")

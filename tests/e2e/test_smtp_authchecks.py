@@ -1,6 +1,7 @@
 """SPF, DKIM and DMARC on the MX, against a DNS server on loopback (dnsmasq) that serves the
 test domains' records: a signature made by one Tern's submission is verified by another, and
 DMARC reject and quarantine are enforced."""
+import pathlib
 import re
 import shutil
 import smtplib
@@ -18,12 +19,29 @@ def free_udp_port():
         return s.getsockname()[1]
 
 
+class DnsmasqExited(Exception):
+    pass
+
+
 class Dns:
     """dnsmasq answering for *.test only, from the records given."""
 
     def __init__(self, tmp_path, txt, mx=()):
         assert shutil.which("dnsmasq"), "dnsmasq (Debian dnsmasq-base) is needed"
-        self.port = free_udp_port()
+        self.log = pathlib.Path(tmp_path) / "dnsmasq.stderr"
+        # The free port is picked, then closed, then bound by dnsmasq: another process can take
+        # it in between (seen once in a full run). dnsmasq then exits at once; pick again.
+        for _attempt in range(5):
+            self.port = free_udp_port()
+            self.proc = self._spawn(tmp_path, txt, mx)
+            try:
+                wait_for(self.ready, timeout=10, what="dnsmasq")
+                return
+            except DnsmasqExited:
+                continue
+        raise AssertionError(f"dnsmasq did not start: {self.log.read_text(errors='replace')}")
+
+    def _spawn(self, tmp_path, txt, mx):
         args = ["dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--local=/test/",
                 f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces",
                 "--pid-file=", "--user=root", "--log-queries", f"--log-facility={tmp_path}/dnsmasq.log"]
@@ -33,12 +51,12 @@ class Dns:
             args.append("--txt-record=" + ",".join([name] + list(strings)))
         for name, host in mx:
             args.append(f"--mx-host={name},{host},10")
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_for(self.ready, timeout=10, what="dnsmasq")
+        with open(self.log, "ab") as log:
+            return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
 
     def ready(self):
         if self.proc.poll() is not None:
-            raise AssertionError("dnsmasq exited")
+            raise DnsmasqExited()
         query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01x\x04test\x00\x00\x10\x00\x01"
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(0.3)

@@ -39,6 +39,24 @@ impl Default for ReaderLimits {
     }
 }
 
+/// Largest literal taken before login: a user name or password as a literal (RFC 9051 §6.2.3)
+/// is far smaller, and an unauthenticated peer must not make the server hold megabytes.
+pub const MAX_LITERAL_BEFORE_LOGIN: u64 = 8 * 1024;
+
+impl ReaderLimits {
+    /// The limits of a session not yet authenticated: no APPEND literal at all (APPEND cannot
+    /// succeed before login, so no `+` is announced for it) and small literals otherwise.
+    /// RFC 9051 §7.5 lets the server refuse a literal before the continuation request.
+    pub fn before_login(self) -> ReaderLimits {
+        ReaderLimits {
+            max_line: self.max_line.min(MAX_LITERAL_BEFORE_LOGIN as usize),
+            max_append_literal: 0,
+            max_other_literal: self.max_other_literal.min(MAX_LITERAL_BEFORE_LOGIN),
+            max_command: self.max_command.min(4 * MAX_LITERAL_BEFORE_LOGIN),
+        }
+    }
+}
+
 /// One complete unit of client input.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame {

@@ -243,9 +243,18 @@ impl Session {
             let frame = self.next_frame().await?;
             let command = match frame {
                 Frame::LiteralRefused { tag, length, limit } => {
+                    let tag = tag.as_deref().unwrap_or("*").to_owned();
+                    if self.account.is_none() {
+                        // RFC 9051 §7.5: refused before the `+`, so no byte of it is read.
+                        let text = format!(
+                            "Log in first: a literal over {limit} bytes is refused before login"
+                        );
+                        self.tagged(&tag, Status::Bad, &text);
+                        continue;
+                    }
                     // RFC 7888 §4 / RFC 4469 §4.2: TOOBIG for a literal we will not take.
                     let text = format!("[TOOBIG] Literal of {length} bytes exceeds {limit}");
-                    self.tagged(tag.as_deref().unwrap_or("*"), Status::No, &text);
+                    self.tagged(&tag, Status::No, &text);
                     continue;
                 }
                 Frame::Command(bytes) => bytes,
@@ -297,7 +306,11 @@ impl Session {
 
     async fn next_frame(&mut self) -> Result<Frame, Fatal> {
         let timeout = self.config.idle_timeout;
-        let limits = self.config.limits;
+        let limits = if self.account.is_some() {
+            self.config.limits
+        } else {
+            self.config.limits.before_login()
+        };
         let shutdown = self.config.shutdown.clone();
         let Io { stream, reader, .. } = &mut self.io;
         let stream = stream

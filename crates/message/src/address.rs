@@ -25,7 +25,7 @@ pub(crate) const MISSING_MAILBOX: &str = "MISSING_MAILBOX";
 pub(crate) const MISSING_DOMAIN: &str = "MISSING_DOMAIN";
 
 #[derive(Debug, Clone, PartialEq)]
-enum Token {
+pub(crate) enum Token {
     Atom(String),
     Quoted(String),
     Comment(String),
@@ -35,7 +35,7 @@ enum Token {
 
 impl Token {
     /// The text a word contributes to a display name.
-    fn phrase_text(&self) -> Option<&str> {
+    pub(crate) fn phrase_text(&self) -> Option<&str> {
         match self {
             Token::Atom(text) | Token::Quoted(text) => Some(text),
             _ => None,
@@ -44,7 +44,7 @@ impl Token {
 
     /// The text as it must be written in an address (quoted strings keep their quotes, so that
     /// `"john doe"@example.org` stays one valid local part).
-    fn address_text(&self) -> String {
+    pub(crate) fn address_text(&self) -> String {
         match self {
             Token::Atom(text) | Token::DomainLiteral(text) => text.clone(),
             Token::Quoted(text) => {
@@ -59,7 +59,7 @@ impl Token {
 
 const SPECIALS: &[char] = &['(', ')', '<', '>', '@', ',', ':', ';', '"', '[', ']'];
 
-fn tokenize(value: &str) -> Vec<Token> {
+pub(crate) fn tokenize(value: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut chars = value.chars().peekable();
     while let Some(&next) = chars.peek() {
@@ -137,6 +137,44 @@ fn tokenize(value: &str) -> Vec<Token> {
         }
     }
     tokens
+}
+
+/// True when every quoted string, comment and domain literal of `value` is closed and nothing
+/// closes what was not opened: [`tokenize`] forgives both, a strict check must not.
+pub(crate) fn balanced(value: &str) -> bool {
+    let mut chars = value.chars();
+    let mut depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if depth > 0 => {
+                chars.next();
+            }
+            '(' => depth += 1,
+            ')' if depth == 0 => return false,
+            ')' => depth -= 1,
+            _ if depth > 0 => {}
+            '"' => loop {
+                match chars.next() {
+                    None => return false,
+                    Some('\\') => {
+                        chars.next();
+                    }
+                    Some('"') => break,
+                    Some(_) => {}
+                }
+            },
+            '[' => loop {
+                match chars.next() {
+                    None | Some('[') => return false,
+                    Some(']') => break,
+                    Some(_) => {}
+                }
+            },
+            ']' => return false,
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// Parses an address-list header value (already unfolded) into ENVELOPE addresses. Never fails:

@@ -12,6 +12,7 @@ mod envelope;
 mod header;
 mod stored;
 mod structure;
+pub mod submission;
 mod text;
 
 use serde::{Deserialize, Serialize};

@@ -14,7 +14,9 @@ mod submit;
 
 pub use delivery::Worker;
 pub use headers::{add_missing_headers, new_message_id};
-pub use local::{Destination, LocalOutcome, MailboxChoice, classify, deliver_local};
+pub use local::{
+    Destination, LocalOutcome, MailboxChoice, bare_postmaster, classify, deliver_local,
+};
 pub use route::{Route, resolver};
 pub use settings::{QueueSettings, SettingsError};
 pub use submit::{Submission, SubmitError, Submitted, local_reply_code, local_status};

@@ -23,11 +23,51 @@ pub enum Destination {
 pub async fn classify(store: &SharedStore, address: &str) -> Result<Destination, StoreError> {
     match store.resolve_recipient(address).await {
         Ok(resolution) => Ok(Destination::Local(resolution)),
-        Err(StoreError::NotFound { .. }) => Ok(Destination::Unknown),
+        Err(StoreError::NotFound { .. }) => match domain_postmaster(store, address).await? {
+            Some(account) => Ok(Destination::Local(Resolution {
+                accounts: vec![account],
+                forward: Vec::new(),
+            })),
+            None => Ok(Destination::Unknown),
+        },
         Err(StoreError::Invalid { what: "domain", .. }) => Ok(Destination::Remote),
         Err(StoreError::Invalid { .. }) => Ok(Destination::Invalid),
         Err(e) => Err(e),
     }
+}
+
+/// RFC 5321 §4.5.1: every hosted domain accepts `postmaster`. Without an account or alias of
+/// that name (the admin's choice: `tern alias add postmaster@DOMAIN someone@DOMAIN`), it
+/// reaches the domain's first account, as the one who set the domain up.
+async fn domain_postmaster(
+    store: &SharedStore,
+    address: &str,
+) -> Result<Option<AccountId>, StoreError> {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return Ok(None);
+    };
+    if !local.eq_ignore_ascii_case("postmaster") {
+        return Ok(None);
+    }
+    let accounts = store.accounts(Some(&domain.to_ascii_lowercase())).await?;
+    Ok(accounts.iter().map(|a| a.id).min())
+}
+
+/// RFC 5321 §4.5.1: the bare `postmaster` (no domain) means the server's own postmaster:
+/// `postmaster@` the hosted domain that `hostname` is in (the longest match), else the first
+/// hosted domain. None when no domain is hosted.
+pub async fn bare_postmaster(
+    store: &SharedStore,
+    hostname: &str,
+) -> Result<Option<String>, StoreError> {
+    let mut domains: Vec<String> = store.domains().await?.into_iter().map(|d| d.name).collect();
+    domains.sort();
+    let hostname = hostname.to_ascii_lowercase();
+    let own = domains
+        .iter()
+        .filter(|d| hostname == **d || hostname.ends_with(&format!(".{d}")))
+        .max_by_key(|d| d.len());
+    Ok(own.or(domains.first()).map(|d| format!("postmaster@{d}")))
 }
 
 /// Which folder local delivery uses.

@@ -33,8 +33,9 @@ pub enum SubmitError {
     /// SMTP `553 5.7.1`: a From: address that is not the account's.
     #[error("the From: address {0} is not one of yours")]
     FromNotAllowed(String),
-    #[error("the message has no From: address")]
-    NoFrom,
+    /// SMTP `550 5.6.0`: a header two readers could read differently (RFC 5322 §3.6).
+    #[error(transparent)]
+    BadHeader(#[from] tern_message::submission::HeaderError),
     /// Every local recipient failed (quota...) and nothing was queued.
     #[error("delivery failed: {0}")]
     Local(StoreError),
@@ -94,23 +95,18 @@ impl Outbound {
 
     /// Submits a message: header checks and additions, DKIM, local delivery, queueing.
     pub async fn submit(&self, submission: Submission) -> Result<Submitted, SubmitError> {
-        let parsed = tern_message::parse(&submission.raw);
-        let from = &parsed.summary.envelope.from;
-        if from.is_empty() {
-            return Err(SubmitError::NoFrom);
-        }
-        let mut from_domain = None;
-        for address in from {
-            let text = match (&address.mailbox, &address.host) {
-                (Some(m), Some(h)) => format!("{m}@{h}"),
-                _ => return Err(SubmitError::NoFrom),
-            };
-            if !self.may_send_as(&submission.account, &text).await? {
-                return Err(SubmitError::FromNotAllowed(text));
+        // Bare CR and LF become CRLF first, so the checks below and every later reader see the
+        // same lines (RFC 5321 §2.3.8); a header that still has one is refused by the check.
+        let normalized = tern_message::submission::normalize_line_ends(&submission.raw);
+        let originators = tern_message::submission::check_submission(&normalized)?;
+        for mailbox in originators.all() {
+            let address = mailbox.email();
+            if !self.may_send_as(&submission.account, &address).await? {
+                return Err(SubmitError::FromNotAllowed(address));
             }
-            from_domain.get_or_insert_with(|| address.host.clone().unwrap_or_default());
         }
-        let mut raw = headers::add_missing_headers(&submission.raw, &self.settings.hostname);
+        let from_domain = originators.from.first().map(|m| m.domain.clone());
+        let mut raw = headers::add_missing_headers(&normalized, &self.settings.hostname);
         if let Some(domain) = from_domain {
             match self.store.dkim_key(&domain).await? {
                 Some(key) => match dkim::sign(&key, &raw) {

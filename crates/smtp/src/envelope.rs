@@ -100,7 +100,21 @@ impl Session {
             self.reply(Reply::new(452, "4.5.3", "too many recipients"));
             return;
         }
-        let address = to.address.to_string();
+        let mut address = to.address.to_string();
+        // smtp-proto reads `<postmaster>` as the empty path (and `<>`, which no RCPT may
+        // have, the same way).
+        if address.is_empty() || address.eq_ignore_ascii_case("postmaster") {
+            // RFC 5321 §4.5.1: accepted without a domain, as the server's own postmaster.
+            match tern_queue::bare_postmaster(&self.server.store, &self.server.hostname).await {
+                Ok(Some(full)) => address = full,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "postmaster look-up failed");
+                    self.reply(Reply::new(451, "4.3.0", "temporary failure, try again"));
+                    return;
+                }
+            }
+        }
         let destination = match tern_queue::classify(&self.server.store, &address).await {
             Ok(d) => d,
             Err(e) => {
@@ -191,6 +205,27 @@ impl Session {
         }
         None
     }
+}
+
+/// True for a MAIL command whose `SIZE=` (RFC 1870 §3) is all digits but too large for any
+/// counter: a size no message can have, refused as too big rather than misread.
+pub(crate) fn size_parameter_overflows(line: &[u8]) -> bool {
+    if line.len() < 5 || !line[..5].eq_ignore_ascii_case(b"MAIL ") {
+        return false;
+    }
+    line.split(|b| b.is_ascii_whitespace())
+        .filter_map(|param| {
+            let (name, value) = param.split_at_checked(5)?;
+            name.eq_ignore_ascii_case(b"SIZE=").then_some(value)
+        })
+        .any(|value| {
+            !value.is_empty()
+                && value.iter().all(u8::is_ascii_digit)
+                && std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .is_none_or(|v| usize::try_from(v).is_err())
+        })
 }
 
 fn notify_bits(flags: u64) -> Notify {

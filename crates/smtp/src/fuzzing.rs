@@ -24,15 +24,21 @@ pub fn command_reader(input: &[u8]) {
                 Ok(Line::Complete(line)) => {
                     assert!(line.len() <= MAX_COMMAND_LINE && line.ends_with(b"\n"));
                     if let Ok(Request::Data) = Request::parse(&mut line.iter()) {
-                        let Ok((body, end)) =
-                            read_data(&mut reader, DATA_LIMIT, Duration::from_secs(5)).await
+                        let mut body = Vec::new();
+                        let Ok(end) =
+                            read_data(&mut reader, &mut body, DATA_LIMIT, Duration::from_secs(5))
+                                .await
                         else {
                             return;
                         };
                         assert!(body.len() <= DATA_LIMIT);
                         if end == DataEnd::Complete {
-                            // Every stored line ends with CRLF.
+                            // Every stored line ends with CRLF, and no CR or LF is bare.
                             assert!(body.is_empty() || body.ends_with(b"\r\n"));
+                            assert!(
+                                tern_message::submission::normalize_line_ends(&body).len()
+                                    == body.len()
+                            );
                         }
                     }
                 }

@@ -80,6 +80,36 @@ pub struct SmtpServer {
     pub shutdown: Shutdown,
     /// SPF/DKIM/DMARC on the MX; None when turned off.
     pub verifier: Option<Arc<Verifier>>,
+    /// Received messages in memory at once, shared by every SMTP listener of the process.
+    pub memory: Arc<MemoryBudget>,
+}
+
+/// Bounds the bytes of received messages the server holds in memory at once: a message
+/// arrives into a spool file and is read back for its checks and delivery only with its share
+/// of the budget, so many large messages at once wait their turn instead of taking the RAM.
+pub struct MemoryBudget {
+    kib: tokio::sync::Semaphore,
+    total_kib: u32,
+}
+
+impl MemoryBudget {
+    /// A budget of `bytes` (at least one KiB).
+    pub fn new(bytes: usize) -> MemoryBudget {
+        let total_kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX).max(1);
+        MemoryBudget {
+            kib: tokio::sync::Semaphore::new(total_kib as usize),
+            total_kib,
+        }
+    }
+
+    /// Waits for room for a message of `bytes` (a message larger than the whole budget takes
+    /// all of it). None only if the budget was closed, which never happens.
+    pub async fn hold(&self, bytes: u64) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let kib = u32::try_from(bytes / 1024 + 1)
+            .unwrap_or(u32::MAX)
+            .min(self.total_kib);
+        self.kib.acquire_many(kib).await.ok()
+    }
 }
 
 impl SmtpServer {

@@ -4,9 +4,10 @@
 
 use crate::Kind;
 use crate::envelope::Route;
-use crate::io::{DataEnd, read_data};
+use crate::io::{DataEnd, Decoder, read_data};
 use crate::reply::Reply;
-use crate::session::{Session, Transaction};
+use crate::session::{Chunks, Session, Transaction};
+use std::sync::Arc;
 use crate::trace::{self, Received};
 use crate::verify::DmarcAction;
 use bytes::Bytes;
@@ -41,13 +42,17 @@ impl Session {
     }
 
     pub async fn data(&mut self) {
-        if self.tx.as_ref().is_some_and(|tx| !tx.chunks.is_empty()) {
+        if self.tx.as_ref().is_some_and(|tx| tx.chunk_bytes > 0) {
             self.reply(Reply::new(503, "5.5.1", "DATA after BDAT is not allowed"));
             return;
         }
         if !self.ready_for_data() {
             return;
         }
+        let Some(mut spool) = self.new_spool() else {
+            self.tx = None;
+            return;
+        };
         self.reply(Reply::new(354, "", "end data with <CR><LF>.<CR><LF>"));
         let Some(io) = self.io.as_mut() else { return };
         if io.flush().await.is_err() {
@@ -56,10 +61,16 @@ impl Session {
         }
         let max = self.server.settings.max_message_size;
         let timeout = self.server.settings.data_timeout;
-        let (body, end) = match read_data(&mut io.reader, max, timeout).await {
-            Ok(r) => r,
-            Err(_) => {
+        let end = match read_data(&mut io.reader, &mut spool, max, timeout).await {
+            Ok(end) => end,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 self.data_timed_out();
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "spooling the message failed");
+                self.reply(spool_failed());
+                self.closing = true;
                 return;
             }
         };
@@ -75,9 +86,21 @@ impl Session {
             }
             DataEnd::Complete => {
                 if let Some(tx) = self.tx.take() {
-                    let reply = self.finish(tx, body).await;
+                    let reply = self.finish_spooled(tx, spool).await;
                     self.reply(reply);
                 }
+            }
+        }
+    }
+
+    /// A spool file for the message about to arrive; None (and `451` said) if none can be made.
+    fn new_spool(&mut self) -> Option<tern_store::Spool> {
+        match self.server.store.spool() {
+            Ok(spool) => Some(spool),
+            Err(e) => {
+                tracing::error!(error = %e, "no spool file for an incoming message");
+                self.reply(spool_failed());
+                None
             }
         }
     }
@@ -93,10 +116,26 @@ impl Session {
         let fits = self
             .tx
             .as_ref()
-            .is_some_and(|tx| tx.chunks.len().saturating_add(size) <= max);
+            .is_some_and(|tx| tx.chunk_bytes.saturating_add(size) <= max);
+        if keep && fits && self.tx.as_ref().is_some_and(|tx| tx.chunks.is_none()) {
+            let Some(spool) = self.new_spool() else {
+                self.tx = None;
+                self.closing = true;
+                return;
+            };
+            if let Some(tx) = self.tx.as_mut() {
+                tx.chunks = Some(Chunks {
+                    decoder: Decoder::chunks(max),
+                    spool,
+                });
+            }
+        }
         let Some(io) = self.io.as_mut() else { return };
         let sink = match self.tx.as_mut() {
-            Some(tx) if keep && fits => Some(&mut tx.chunks),
+            Some(tx) if keep && fits => {
+                tx.chunk_bytes = tx.chunk_bytes.saturating_add(size);
+                tx.chunks.as_mut().map(|c| (&mut c.decoder, &mut c.spool))
+            }
             _ => None,
         };
         match io.read_chunk(size, sink, timeout).await {
@@ -105,8 +144,14 @@ impl Session {
                 self.closing = true;
                 return;
             }
-            Err(_) => {
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 self.data_timed_out();
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "spooling the message failed");
+                self.reply(spool_failed());
+                self.closing = true;
                 return;
             }
         }
@@ -117,7 +162,7 @@ impl Session {
             // Over the limit: drop what came, keep refusing until LAST, then start over.
             if let Some(tx) = self.tx.as_mut() {
                 tx.chunks_too_big = true;
-                tx.chunks = Vec::new();
+                tx.chunks = None;
             }
             if last {
                 self.tx = None;
@@ -129,10 +174,39 @@ impl Session {
             self.reply(Reply::new(250, "2.0.0", format!("{size} octets received")));
             return;
         }
-        if let Some(mut tx) = self.tx.take() {
-            let body = std::mem::take(&mut tx.chunks);
-            let reply = self.finish(tx, body).await;
+        let Some(mut tx) = self.tx.take() else { return };
+        let Some(mut chunks) = tx.chunks.take() else {
+            // `BDAT 0 LAST` as the only chunk: an empty message.
+            let Some(spool) = self.new_spool() else { return };
+            let reply = self.finish_spooled(tx, spool).await;
             self.reply(reply);
+            return;
+        };
+        let mut tail = Vec::new();
+        chunks.decoder.finish(&mut tail);
+        if let Err(e) = chunks.spool.write(&tail).await {
+            tracing::error!(error = %e, "spooling the message failed");
+            self.reply(spool_failed());
+            return;
+        }
+        let reply = match chunks.decoder.end() {
+            DataEnd::TooBig => too_big(),
+            DataEnd::HeaderTooBig => Reply::new(552, "5.3.4", "message header too large"),
+            _ => self.finish_spooled(tx, chunks.spool).await,
+        };
+        self.reply(reply);
+    }
+
+    /// Reads the spooled message back within the server's memory budget, then finishes.
+    async fn finish_spooled(&mut self, tx: Transaction, spool: tern_store::Spool) -> Reply {
+        let budget = Arc::clone(&self.server.memory);
+        let _permit = budget.hold(spool.len()).await;
+        match spool.into_vec().await {
+            Ok(body) => self.finish(tx, body).await,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the spooled message failed");
+                Reply::new(451, "4.3.0", "local error in processing, try again")
+            }
         }
     }
 
@@ -165,6 +239,12 @@ impl Session {
         body: Vec<u8>,
         id: &str,
     ) -> Reply {
+        // RFC 7489 §6.6.1: with two From fields the DMARC check and the reader could see
+        // different authors.
+        if let Err(problem) = tern_message::submission::check_single_from(&body) {
+            tracing::info!(id, from = tx.sender, %problem, "message refused");
+            return Reply::new(550, "5.6.0", problem.to_string());
+        }
         let mut head = String::new();
         let mut choice = MailboxChoice::Inbox;
         if let Some(verifier) = self.server.verifier.clone() {
@@ -313,9 +393,8 @@ impl Session {
                 "5.7.1",
                 format!("From: address {address} is not one of yours"),
             ),
-            Err(SubmitError::NoFrom) => {
-                Reply::new(550, "5.6.0", "the message has no valid From: address")
-            }
+            // RFC 3463 §3.7: 5.6.0, the message content is not acceptable as it is.
+            Err(SubmitError::BadHeader(problem)) => Reply::new(550, "5.6.0", problem.to_string()),
             Err(SubmitError::Local(e)) => store_error_reply(&e),
             Err(SubmitError::Store(e)) => {
                 tracing::error!(id, error = %e, "submission failed");
@@ -323,6 +402,11 @@ impl Session {
             }
         }
     }
+}
+
+/// The spool file could not be written (disk full...): a temporary failure.
+fn spool_failed() -> Reply {
+    Reply::new(451, "4.3.0", "local error in processing, try again")
 }
 
 /// RFC 1870 §6.2 / RFC 3463: the message is larger than the fixed maximum.

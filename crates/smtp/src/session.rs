@@ -12,6 +12,18 @@ use tern_store::Account;
 use tokio::io::AsyncBufReadExt;
 use tracing::Instrument;
 
+/// A message arriving in BDAT chunks: decoded and spooled to a file as they come.
+pub struct Chunks {
+    pub decoder: crate::io::Decoder,
+    pub spool: tern_store::Spool,
+}
+
+impl std::fmt::Debug for Chunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Chunks({} bytes)", self.spool.len())
+    }
+}
+
 /// The mail transaction under way (RFC 5321 §3.3).
 #[derive(Debug, Default)]
 pub struct Transaction {
@@ -20,8 +32,10 @@ pub struct Transaction {
     pub env_id: Option<String>,
     pub ret_full: bool,
     pub recipients: Vec<crate::envelope::Recipient>,
-    /// BDAT chunks so far (RFC 3030).
-    pub chunks: Vec<u8>,
+    /// BDAT chunks so far (RFC 3030), spooled as they come.
+    pub chunks: Option<Chunks>,
+    /// Bytes of BDAT chunks announced so far.
+    pub chunk_bytes: usize,
     pub chunks_too_big: bool,
 }
 
@@ -155,6 +169,15 @@ impl Session {
     }
 
     async fn command(&mut self, line: &[u8]) {
+        if crate::envelope::size_parameter_overflows(line) {
+            // smtp-proto wraps a SIZE beyond usize to a small number; RFC 1870 §6.2.
+            self.reply(Reply::new(
+                552,
+                "5.3.4",
+                "message size exceeds fixed maximum message size",
+            ));
+            return;
+        }
         let request = match Request::parse(&mut line.iter()) {
             Ok(request) => request,
             Err(e) => {

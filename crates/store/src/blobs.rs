@@ -28,6 +28,11 @@ impl BlobDir {
         Ok(BlobDir { root })
     }
 
+    /// An unnamed file in the blob directory's `tmp/` (same file system as the blobs).
+    pub(crate) fn temporary_file(&self) -> Result<File> {
+        Ok(tempfile::tempfile_in(self.root.join(TMP_DIR))?)
+    }
+
     pub(crate) fn id_of(raw: &[u8]) -> BlobId {
         BlobId(hex::encode(Sha256::digest(raw)))
     }

@@ -12,6 +12,7 @@ mod error;
 mod feed;
 pub mod names;
 mod outbound;
+mod spool;
 mod sqlite;
 mod types;
 
@@ -22,6 +23,7 @@ use std::sync::Arc;
 pub use blobs::BlobReader;
 pub use error::{QuotaScope, Result, StoreError};
 pub use outbound::*;
+pub use spool::Spool;
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 pub use types::*;
 
@@ -172,6 +174,8 @@ pub trait Store: Send + Sync {
     async fn open_blob(&self, blob: &BlobId) -> Result<BlobReader>;
     /// Reads a message's bytes whole (for small messages and tests).
     async fn read_blob(&self, blob: &BlobId) -> Result<Bytes>;
+    /// A temporary file for a message being received (SMTP DATA/BDAT), next to the blobs.
+    fn spool(&self) -> Result<Spool>;
     async fn update_flags(
         &self,
         account: AccountId,

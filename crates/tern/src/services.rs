@@ -9,7 +9,7 @@ use tern_auth::Authenticator;
 use tern_config::Config;
 use tern_net::{Listener, Shutdown, TlsAcceptor};
 use tern_queue::Outbound;
-use tern_smtp::{Kind, Settings, SmtpServer, Verifier};
+use tern_smtp::{Kind, MemoryBudget, Settings, SmtpServer, Verifier};
 use tern_store::SharedStore;
 use tokio::task::JoinHandle;
 
@@ -40,11 +40,14 @@ pub struct Servers {
 
 impl Servers {
     pub fn new(shared: &Shared) -> Servers {
+        // One budget for both: what the server holds of received messages at once.
+        let settings = Settings::from_config(&shared.config);
+        let memory = Arc::new(MemoryBudget::new(settings.max_message_size));
         Servers {
             pop3: pop3_server(shared),
             imap: Arc::new(imap_config(shared)),
-            mx: Arc::new(smtp_server(shared, Kind::Mx)),
-            submission: Arc::new(smtp_server(shared, Kind::Submission)),
+            mx: Arc::new(smtp_server(shared, Kind::Mx, &memory)),
+            submission: Arc::new(smtp_server(shared, Kind::Submission, &memory)),
             webmail: webmail(shared),
         }
     }
@@ -125,7 +128,7 @@ fn imap_config(shared: &Shared) -> tern_imap::ImapConfig {
     }
 }
 
-fn smtp_server(shared: &Shared, kind: Kind) -> SmtpServer {
+fn smtp_server(shared: &Shared, kind: Kind, memory: &Arc<MemoryBudget>) -> SmtpServer {
     // SPF/DKIM/DMARC checks only on the MX, and only when configured.
     let verifier = (kind == Kind::Mx && shared.config.smtp.verify)
         .then(|| {
@@ -148,6 +151,7 @@ fn smtp_server(shared: &Shared, kind: Kind) -> SmtpServer {
         settings: Settings::from_config(&shared.config),
         shutdown: shared.shutdown.clone(),
         verifier,
+        memory: Arc::clone(memory),
     }
 }
 

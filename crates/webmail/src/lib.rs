@@ -15,6 +15,7 @@ mod assets;
 mod autoconfig;
 mod error;
 mod headers;
+mod outgoing;
 mod pages;
 mod render;
 mod server;

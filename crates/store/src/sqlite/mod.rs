@@ -619,6 +619,9 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
         Ok(Bytes::from(raw))
     }
+    fn spool(&self) -> Result<crate::Spool> {
+        Ok(crate::Spool::new(self.blobs.temporary_file()?))
+    }
     async fn update_flags(
         &self,
         account: AccountId,

@@ -17,8 +17,7 @@ use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use bytes::Bytes;
-use mail_builder::MessageBuilder;
-use mail_builder::headers::address::Address as BuilderAddress;
+use crate::outgoing::{self, Outgoing};
 use mail_parser::HeaderName;
 use serde::Deserialize;
 use tern_store::{AppendTarget, FlagOp, Flags, MailboxId, SpecialUse};
@@ -295,14 +294,6 @@ fn parse_field(label: &str, value: &str) -> Result<Vec<(Option<String>, String)>
         .collect()
 }
 
-fn builder_list(list: &[(Option<String>, String)]) -> BuilderAddress<'static> {
-    BuilderAddress::new_list(
-        list.iter()
-            .map(|(name, address)| BuilderAddress::new_address(name.clone(), address.clone()))
-            .collect(),
-    )
-}
-
 /// The compose form as posted.
 #[derive(Debug, Default)]
 struct Posted {
@@ -474,45 +465,33 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
         .store
         .account_setting(user.account, super::settings::DISPLAY_NAME)
         .await?;
-    let mut builder = MessageBuilder::new()
-        .from(BuilderAddress::new_address(
-            display_name,
-            user.email.clone(),
-        ))
-        .subject(posted.get("subject").to_owned())
-        .date(super::now())
-        .message_id(message_id)
-        .text_body(posted.get("body").replace("\r\n", "\n"));
-    if !to.is_empty() {
-        builder = builder.to(builder_list(&to));
-    }
-    if !cc.is_empty() {
-        builder = builder.cc(builder_list(&cc));
-    }
-    let strip = |id: &str| {
-        id.trim()
-            .trim_start_matches('<')
-            .trim_end_matches('>')
-            .to_owned()
-    };
-    if !posted.get("in_reply_to").is_empty() {
-        builder = builder.in_reply_to(strip(posted.get("in_reply_to")));
-    }
-    let references: Vec<String> = posted
-        .get("references")
-        .split_whitespace()
-        .map(strip)
-        .take(50)
+    let mut attachments: Vec<outgoing::Attachment> = carried
+        .into_iter()
+        .map(|(name, content_type, bytes)| outgoing::Attachment {
+            name,
+            content_type,
+            bytes,
+        })
         .collect();
-    if !references.is_empty() {
-        builder = builder.references(references);
-    }
-    for (name, content_type, bytes) in carried {
-        builder = builder.attachment(content_type, name, bytes);
-    }
-    for (name, content_type, bytes) in &posted.files {
-        builder = builder.attachment(content_type.clone(), name.clone(), bytes.to_vec());
-    }
+    attachments.extend(posted.files.iter().map(|(name, content_type, bytes)| outgoing::Attachment {
+        name: name.clone(),
+        content_type: content_type.clone(),
+        bytes: bytes.to_vec(),
+    }));
+    let outgoing = Outgoing {
+        from_name: display_name,
+        from_email: &user.email,
+        to: &to,
+        cc: &cc,
+        bcc: &bcc,
+        subject: posted.get("subject"),
+        date: super::now(),
+        message_id,
+        in_reply_to: posted.get("in_reply_to"),
+        references: posted.get("references"),
+        body: posted.get("body"),
+        attachments,
+    };
     let now = super::now();
     let old_draft = match posted.get("draft") {
         "" => None,
@@ -521,10 +500,7 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
 
     if !sending {
         // A draft keeps its Bcc so it can be reopened as it was.
-        if !bcc.is_empty() {
-            builder = builder.bcc(builder_list(&bcc));
-        }
-        let raw = builder.write_to_vec().map_err(|e| Refusal(e.to_string()))?;
+        let raw = outgoing.write(true).map_err(|e| Refusal(capital(&e.to_string())))?;
         let drafts = special_mailbox(app, user, SpecialUse::Drafts)
             .await?
             .ok_or_else(|| Refusal("You have no Drafts folder.".into()))?;
@@ -540,7 +516,11 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
     }
 
     // The sent message never carries Bcc (RFC 5322 §3.6.3).
-    let raw = Bytes::from(builder.write_to_vec().map_err(|e| Refusal(e.to_string()))?);
+    let raw = Bytes::from(
+        outgoing
+            .write(false)
+            .map_err(|e| Refusal(capital(&e.to_string())))?,
+    );
     let mut recipients: Vec<String> = Vec::new();
     for (_, address) in to.iter().chain(&cc).chain(&bcc) {
         let address = address.to_lowercase();
