@@ -9,7 +9,9 @@
 //! Security (DESIGN.md §6): server-side sessions behind an `HttpOnly`, `SameSite=Strict` cookie
 //! (`Secure` under HTTPS), a CSRF token on every state-changing request, strict security headers
 //! on every response, HTML mail sanitized with ammonia and shown in a sandboxed frame under its
-//! own Content-Security-Policy, remote content blocked until the user asks.
+//! own Content-Security-Policy, remote content blocked until the user asks. HTTPS responses
+//! carry HSTS; from another machine, plain HTTP serves nothing but autoconfig (`transport`),
+//! and every redirect goes through one check (`redirect`).
 
 mod assets;
 mod autoconfig;
@@ -17,11 +19,13 @@ mod error;
 mod headers;
 mod outgoing;
 mod pages;
+mod redirect;
 mod render;
 mod server;
 mod session;
 mod submit;
 mod templates;
+mod transport;
 
 pub use error::WebError;
 pub use server::WebmailServer;

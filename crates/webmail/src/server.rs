@@ -1,7 +1,7 @@
 //! One HTTP/1.1 connection at a time, handed over by a Tern listener (the `https` one already
 //! past its TLS handshake), served with hyper and the webmail's axum router.
 
-use crate::{App, Webmail, WebmailConfig, headers, pages, session};
+use crate::{App, Webmail, WebmailConfig, headers, pages, session, transport};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -144,6 +144,12 @@ fn router(app: App, max_upload: usize) -> Router {
         .route("/mobileconfig", get(crate::autoconfig::apple))
         .merge(compose)
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
+        // Before any handler: plain HTTP from another machine goes to HTTPS.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            transport::require_https,
+        ))
+        // Outermost, so redirects and refusals carry the security headers too.
         .layer(axum::middleware::from_fn(headers::security_headers))
         .with_state(app)
 }

@@ -165,6 +165,11 @@ impl FromRequestParts<App> for User {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<User, WebError> {
         let conn = conn_info(parts)?;
+        if !conn.secure {
+            // A session cookie that crossed another machine's network in clear may have been
+            // read on the way: never honour it (DESIGN.md §6).
+            return Err(WebError::LoginRequired);
+        }
         let token = cookie(parts, SESSION_COOKIE).ok_or(WebError::LoginRequired)?;
         let session = app.sessions.touch(token).ok_or(WebError::LoginRequired)?;
         Ok(User {

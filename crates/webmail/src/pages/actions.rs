@@ -1,13 +1,13 @@
 //! Actions on selected messages: mark read/unread, flag/unflag, move, delete (to Trash; in
 //! Trash, for good), and emptying Trash or Junk.
 
-use super::{Fields, safe_return, special_mailbox};
-use crate::App;
+use super::{Fields, special_mailbox};
 use crate::error::{WebError, WebResult};
 use crate::session::User;
+use crate::{App, redirect};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use tern_store::{FlagOp, Flags, MailboxId, SpecialUse};
 
 /// More UIDs than a page can show are never sent by our forms.
@@ -29,9 +29,10 @@ pub(crate) async fn apply(
         .take(MAX_SELECTED)
         .collect();
     let list = format!("/folder/{}", mailbox.0);
-    let mut back = safe_return(fields.get("return_to"), &list);
+    // Checked before anything changes: a hostile return address is refused, not acted on.
+    let mut back = redirect::return_to(fields.get("return_to"), list.clone())?;
     if uids.is_empty() {
-        return Ok(Redirect::to(&back).into_response());
+        return redirect::see_other(&back);
     }
     let flag = super::flag_change;
     match fields.get("action").unwrap_or("") {
@@ -103,7 +104,7 @@ pub(crate) async fn apply(
         }
         other => return Err(WebError::BadRequest(format!("unknown action {other:?}"))),
     }
-    Ok(Redirect::to(&back).into_response())
+    redirect::see_other(&back)
 }
 
 /// After a message leaves the folder (or is marked unread), go back to the list instead.
@@ -140,5 +141,5 @@ pub(crate) async fn empty(
     if !uids.is_empty() {
         store.remove_messages(user.account, mailbox, &uids).await?;
     }
-    Ok(Redirect::to(&format!("/folder/{}?notice=emptied", mailbox.0)).into_response())
+    redirect::see_other(&format!("/folder/{}?notice=emptied", mailbox.0))
 }

@@ -15,7 +15,7 @@ use crate::templates::{Attachment, ComposePage};
 use askama::Template;
 use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
 use crate::outgoing::{self, Outgoing};
 use mail_parser::HeaderName;
@@ -356,7 +356,7 @@ pub(crate) async fn submit(
     let posted = read_form(multipart).await?;
     user.check_csrf(posted.get("csrf"))?;
     match build_and_act(&app, &user, &posted).await {
-        Ok(redirect) => Ok(Redirect::to(&redirect).into_response()),
+        Ok(redirect) => crate::redirect::see_other(&redirect),
         Err(Refusal(message)) => {
             let mut page = empty_page(
                 nav(&app, &user, None).await?,

@@ -9,7 +9,7 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use tern_store::StoreError;
 
 pub(crate) async fn page(State(app): State<App>, user: User) -> WebResult<Response> {
@@ -49,7 +49,7 @@ pub(crate) async fn change(State(app): State<App>, user: User, body: Bytes) -> W
         other => return Err(WebError::BadRequest(format!("unknown operation {other:?}"))),
     };
     match result {
-        Ok(()) => Ok(Redirect::to("/folders").into_response()),
+        Ok(()) => crate::redirect::see_other("/folders"),
         Err(
             error @ (StoreError::Invalid { .. }
             | StoreError::AlreadyExists { .. }

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use tern_auth::LoginError;
 
 /// Longest address or password we look at (RFC 5321 §4.5.3.1.3 paths are at most 256).
@@ -38,34 +38,22 @@ fn login_page(
     Ok((status, headers, Html(page.render()?)).into_response())
 }
 
-/// Passwords never cross a plain connection from another machine: off to HTTPS.
-fn insecure_redirect(app: &App, parts: &Parts) -> Option<Response> {
-    let host = parts
-        .headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name).to_owned())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_alphanumeric() || ".-[]:".contains(c))
-        })
-        .unwrap_or_else(|| app.config.setup.hostname.clone());
-    let port = app.config.setup.https?;
-    Some(Redirect::to(&format!("https://{host}:{port}/login")).into_response())
-}
-
 pub(crate) async fn form(State(app): State<App>, parts: Parts) -> WebResult<Response> {
     let conn = conn_info(&parts)?;
     if !conn.secure {
-        return insecure_redirect(&app, &parts).ok_or_else(|| {
-            WebError::BadRequest("Log in over HTTPS: this connection is not encrypted.".into())
-        });
+        // Passwords never cross a plain connection from another machine. The transport
+        // layer already sent this request to HTTPS; this guard keeps the form honest if
+        // routing ever changes.
+        return Ok(crate::transport::upgrade(
+            &app.config.setup,
+            &axum::http::Method::GET,
+            "/login",
+        ));
     }
     if let Some(token) = cookie(&parts, SESSION_COOKIE)
         && app.sessions.touch(token).is_some()
     {
-        return Ok(Redirect::to("/").into_response());
+        return crate::redirect::see_other("/");
     }
     login_page(None, "", conn.tls, StatusCode::OK)
 }

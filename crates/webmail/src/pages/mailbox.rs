@@ -7,7 +7,7 @@ use crate::session::User;
 use crate::templates::{MailboxPage, Row, SortLink};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use tern_store::{Flags, ListKey, ListOrder, MailboxId, MessageSummary, SpecialUse};
 
@@ -20,7 +20,7 @@ pub(crate) async fn home(State(app): State<App>, user: User) -> WebResult<Respon
         .mailbox(user.account, "INBOX")
         .await?
         .ok_or(WebError::NotFound)?;
-    Ok(Redirect::to(&format!("/folder/{}", inbox.id.0)).into_response())
+    crate::redirect::see_other(&format!("/folder/{}", inbox.id.0))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

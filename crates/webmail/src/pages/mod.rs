@@ -211,14 +211,6 @@ pub(crate) fn message_ref(value: &str) -> WebResult<(MailboxId, u32)> {
     }
 }
 
-/// Only local paths are followed after a form post (no open redirect).
-pub(crate) fn safe_return(path: Option<&str>, fallback: &str) -> String {
-    match path {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
-        _ => fallback.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,17 +220,6 @@ mod tests {
         assert_eq!(human_size(512), "512 B");
         assert_eq!(human_size(1536), "1.5 KB");
         assert_eq!(human_size(50 * 1024 * 1024), "50 MB");
-    }
-
-    #[test]
-    fn only_local_return_paths() {
-        assert_eq!(
-            safe_return(Some("/folder/3?page=2"), "/"),
-            "/folder/3?page=2"
-        );
-        assert_eq!(safe_return(Some("//evil.example/"), "/"), "/");
-        assert_eq!(safe_return(Some("https://evil.example/"), "/"), "/");
-        assert_eq!(safe_return(Some("/\\evil.example"), "/"), "/");
     }
 
     #[test]

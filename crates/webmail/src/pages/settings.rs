@@ -10,7 +10,7 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use tern_auth::LoginError;
 
@@ -95,7 +95,7 @@ pub(crate) async fn save(State(app): State<App>, user: User, body: Bytes) -> Web
     store
         .set_account_setting(user.account, SIGNATURE, signature.as_deref())
         .await?;
-    Ok(Redirect::to("/settings?notice=saved").into_response())
+    crate::redirect::see_other("/settings?notice=saved")
 }
 
 pub(crate) async fn password(
@@ -143,7 +143,7 @@ pub(crate) async fn password(
     // Whoever else was logged in with the old password is logged out.
     app.sessions.remove_others(user.account, &user.token);
     tracing::info!(user = %user.email, "password changed in webmail");
-    Ok(Redirect::to("/settings?notice=password").into_response())
+    crate::redirect::see_other("/settings?notice=password")
 }
 
 pub(crate) async fn setup(State(app): State<App>, user: User) -> WebResult<Response> {
