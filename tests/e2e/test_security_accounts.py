@@ -1,6 +1,7 @@
 """Security of accounts against strangers: a stranger's failed logins cannot lock an account out
 from elsewhere (yet guessing stays slow), the data directory is private to the server's user,
 and new mailbox names cannot imitate other namespaces or hide text."""
+import base64
 import html
 import imaplib
 import os
@@ -274,3 +275,112 @@ def test_a_cli_command_fixes_a_loose_data_dir_too(tern_cli):
     result = tern_cli.cli("user", "list")
     assert fixed_counts(result.stderr) == [entries], result.stderr
     assert not loose(modes(tern_cli.data_dir))
+
+
+# --- New mailbox names cannot imitate other namespaces or hide text -----------------------------
+
+HOSTILE_NAMES = [
+    ".",
+    "..",
+    "Work/../Other",
+    "~bob",
+    "#shared/bob@a.test",
+    "Other Users/bob@a.test",
+    "shared folders",
+    "shared/bob@a.test",
+    "Invoice\u202efdp.exe",
+    "\u2066Inbox\u2069",
+    "a\u200fb",
+    "a\u061cb",
+    "a\u0085b",
+    " INBOX",
+]
+
+
+def mutf7(name):
+    """RFC 3501 §5.1.3 modified UTF-7, how an IMAP4rev1 client (imaplib) sends a name."""
+    out, pending = [], ""
+
+    def flush():
+        nonlocal pending
+        if pending:
+            encoded = base64.b64encode(pending.encode("utf-16-be")).decode().rstrip("=")
+            out.append("&" + encoded.replace("/", ",") + "-")
+            pending = ""
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7e:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            pending += ch
+    flush()
+    return "".join(out)
+
+
+def quoted(name):
+    return '"' + mutf7(name).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def refusal(reply):
+    typ, data = reply
+    return typ, data[0].decode()
+
+
+@pytest.fixture
+def bob_imap(tern):
+    tern.add_user(BOB, BOB_PASSWORD)
+    imap = imap_from(tern, "127.0.0.1")
+    imap.login(BOB, BOB_PASSWORD)
+    yield imap
+    imap.logout()
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=ascii)
+def test_imap_create_and_rename_refuse_a_hostile_name(bob_imap, name):
+    typ, text = refusal(bob_imap.create(quoted(name)))
+    assert typ == "NO" and text.startswith("[CANNOT] invalid mailbox name: "), text
+    assert bob_imap.create("Good")[0] == "OK"
+    typ, text = refusal(bob_imap.rename("Good", quoted(name)))
+    assert typ == "NO" and text.startswith("[CANNOT] invalid mailbox name: "), text
+    listed = {line.decode().split(' "/" ', 1)[1] for line in bob_imap.list('""', "*")[1]}
+    assert listed == {"INBOX", "Drafts", "Sent", "Junk", "Trash", "Good"}, listed
+    assert bob_imap.select("Good")[0] == "OK", "the session goes on"
+
+
+def test_imap_mailboxes_stored_with_hostile_names_stay_usable(tern):
+    tern.add_user(BOB, BOB_PASSWORD)
+    imap = imap_from(tern, "127.0.0.1")
+    imap.login(BOB, BOB_PASSWORD)
+    for name in ("Legacy1", "Legacy2"):
+        assert imap.create(name)[0] == "OK"
+    imap.logout()
+    tern.stop()
+    # As an import or an older Tern may have left them.
+    with sqlite3.connect(tern.data_dir / "store.sqlite") as db:
+        db.execute("UPDATE mailboxes SET name = '~bob' WHERE name = 'Legacy1'")
+        db.execute("UPDATE mailboxes SET name = ? WHERE name = 'Legacy2'", ("x\u202ey",))
+    db.close()
+    tern.start()
+    imap = imap_from(tern, "127.0.0.1")
+    imap.login(BOB, BOB_PASSWORD)
+    assert imap.select("~bob")[0] == "OK"
+    assert imap.rename("~bob", "Bob's")[0] == "OK"
+    assert imap.select(quoted("x\u202ey"))[0] == "OK"
+    assert imap.delete(quoted("x\u202ey"))[0] == "OK"
+    listed = b"\n".join(imap.list('""', "*")[1]).decode()
+    assert "Bob's" in listed and "~bob" not in listed and "&IC4-" not in listed, listed
+    imap.logout()
+
+
+def test_webmail_shows_why_a_folder_name_is_refused(tern):
+    tern.add_user(BOB, BOB_PASSWORD)
+    client = WebClient(tern)
+    assert client.login(BOB, BOB_PASSWORD).status == 303
+    token = client.get("/folders").csrf()
+    for name in ("~bob", "Other Users/alice@example.test", "a\u202eb"):
+        response = client.post("/folders", {"csrf": token, "op": "create", "name": name})
+        assert response.status == 400, (name, response.status)
+        text = html.unescape(response.text)
+        assert "Invalid mailbox name: " in text, text[:2000]
+    assert "~bob" not in html.unescape(client.get("/folders").text)
