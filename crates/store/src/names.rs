@@ -9,8 +9,9 @@ const MAX_MAILBOX_DEPTH: usize = 32;
 
 /// Checks and normalizes a mailbox name: `INBOX` in any case becomes `INBOX` (RFC 9051 §5.1),
 /// as does an `inbox/` prefix; empty levels, control characters (NUL among them) and names
-/// too long or too deep are refused. Names are per account, so `..`, `*` or another user's
-/// name can never reach outside the account: they are plain (if odd) names here.
+/// too long or too deep are refused. This is how a stored mailbox is looked up: names are per
+/// account, so `..` or another user's name never reach outside it and an odd stored name stays
+/// reachable. New names must also pass [`normalize_new_mailbox`].
 pub fn normalize_mailbox(name: &str) -> Result<String> {
     let bad = |reason: &str| Err(StoreError::invalid("mailbox name", reason));
     if name.is_empty() {
