@@ -143,8 +143,8 @@ failure_window_secs = 600
 
 
 def test_login_throttling_per_account_then_per_address(tmp_path):
-    """DESIGN.md §5: failures are answered late, then refused (per account, then per client
-    address) until the window moves on, and the log says so. Thresholds made small here."""
+    """DESIGN.md §5: failures are answered late, then refused (per account from an address,
+    then per client address) until the window moves on, and the log says so. Thresholds made small here."""
     server = Tern(tmp_path, extra_config=THROTTLE).start()
     try:
         server.add_user(USER, PASSWORD)
@@ -155,7 +155,8 @@ def test_login_throttling_per_account_then_per_address(tmp_path):
                 imap.login(USER, "wrong")
         with pytest.raises(imaplib.IMAP4.error, match=r"\[UNAVAILABLE\] too many failed logins"):
             imap.login(USER, "wrong")
-        # The account is locked for the window: even its right password is refused, unchecked.
+        # The account is locked from this address for the window: even its right password is
+        # refused, unchecked (test_security_accounts: other addresses are not locked out).
         with pytest.raises(imaplib.IMAP4.error, match=r"\[UNAVAILABLE\]"):
             imap.login(USER, PASSWORD)
         assert imap.noop()[0] == "OK", "the session goes on"

@@ -1,9 +1,16 @@
 //! Throttling of failed logins, per account and per client address, shared by every protocol.
 //!
-//! After a few failures the answer to each further attempt is delayed (1 s, 2 s, 4 s… up to a cap),
-//! and after many failures within the window further attempts are refused outright until the
-//! oldest failures leave the window. The per-account limit also stops attacks spread over many
-//! addresses; its cost is that such an attack can lock the account out for one window.
+//! Two measures, kept apart on purpose:
+//!
+//! - **Delay**, counted per account from every address (and per address over every account):
+//!   after a few failures the answer to each further *failed* attempt comes late (1 s, 2 s,
+//!   4 s… up to a cap). Guessing one password is slow however many addresses join in, while a
+//!   right password is never delayed.
+//! - **Refusal**, counted per (account, client address) and per client address only: after many
+//!   failures within the window, that pair or that address is answered "failed" without the
+//!   password being checked, until the oldest failures leave the window. As with Dovecot's
+//!   auth penalty and fail2ban, a stranger can thus lock out only himself: ten wrong passwords
+//!   for bob from one address must not refuse bob's right password from his phone.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
@@ -21,9 +28,10 @@ pub struct ThrottleConfig {
     pub base_delay: Duration,
     /// The delay never grows beyond this.
     pub max_delay: Duration,
-    /// Failures for one account (from any address) within `window` after which it is refused.
-    /// 0 disables the refusal.
-    pub account_limit: usize,
+    /// Failures for one account from one address (an IPv4 address or an IPv6 /64) within
+    /// `window` after which that account is refused from that address. Never account-wide: that
+    /// would let anyone lock anyone out. 0 disables the refusal.
+    pub account_ip_limit: usize,
     /// Failures from one address (an IPv4 address or an IPv6 /64) within `window` after which it is
     /// refused. 0 disables the refusal.
     pub ip_limit: usize,
@@ -40,7 +48,7 @@ impl Default for ThrottleConfig {
             free_failures: 3,
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(15),
-            account_limit: 10,
+            account_ip_limit: 10,
             ip_limit: 30,
             window: Duration::from_secs(15 * 60),
             max_tracked: 50_000,
@@ -60,8 +68,11 @@ pub enum Verdict {
 /// Recent failures. Each list is oldest first and holds at most the relevant limit of entries:
 /// older ones cannot change a verdict.
 struct Failures {
-    /// Lower-cased user name → (client address key, when).
+    /// Lower-cased user name → (client address key, when): the account's delay.
     by_account: HashMap<String, VecDeque<(IpAddr, Instant)>>,
+    /// (hash of the user name, client address key) → when: the pair's refusal. Its own map, so
+    /// failures for the account from other addresses cannot push this pair's out of a list.
+    by_pair: HashMap<(u64, IpAddr), VecDeque<((), Instant)>>,
     /// Client address key → (hash of the user name, when). A hash rather than the name keeps
     /// memory small; the hasher is randomly keyed so collisions cannot be aimed at.
     by_ip: HashMap<IpAddr, VecDeque<(u64, Instant)>>,
@@ -81,6 +92,7 @@ impl Throttle {
             user_hasher: RandomState::new(),
             failures: Mutex::new(Failures {
                 by_account: HashMap::new(),
+                by_pair: HashMap::new(),
                 by_ip: HashMap::new(),
             }),
         }
@@ -104,29 +116,16 @@ impl Throttle {
     /// [`check`](Self::check) with the current time given (tests, or a caller with a clock reading).
     pub fn check_at(&self, user: &str, ip: IpAddr, now: Instant) -> Verdict {
         let account = normalize_user(user);
-        let address = address_key(ip);
+        let pair = (self.user_hasher.hash_one(&account), address_key(ip));
         let window = self.config.window;
         let mut failures = self.lock();
-        let account_times = failures
-            .by_account
-            .get_mut(&account)
-            .map(|list| {
-                prune(list, now, window);
-                list.iter().map(|&(_, at)| at).collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        let ip_times = failures
-            .by_ip
-            .get_mut(&address)
-            .map(|list| {
-                prune(list, now, window);
-                list.iter().map(|&(_, at)| at).collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
+        let account_times = recent(&mut failures.by_account, &account, now, window);
+        let pair_times = recent(&mut failures.by_pair, &pair, now, window);
+        let ip_times = recent(&mut failures.by_ip, &pair.1, now, window);
         drop(failures);
 
         let refusal = [
-            self.refused_for(&account_times, self.config.account_limit, now),
+            self.refused_for(&pair_times, self.config.account_ip_limit, now),
             self.refused_for(&ip_times, self.config.ip_limit, now),
         ]
         .into_iter()
@@ -136,10 +135,10 @@ impl Throttle {
             tracing::warn!(
                 user = %account,
                 %ip,
-                account_failures = account_times.len(),
+                account_ip_failures = pair_times.len(),
                 ip_failures = ip_times.len(),
                 retry_after_secs = retry_after.as_secs(),
-                "login refused: too many failed attempts"
+                "login refused: too many failed attempts from this address"
             );
             return Verdict::Refuse { retry_after };
         }
@@ -155,8 +154,9 @@ impl Throttle {
         let user_hash = self.user_hasher.hash_one(&account);
         let address = address_key(ip);
         let window = self.config.window;
-        // Keep enough entries to decide both the refusal and the (capped) delay.
-        let keep_account = self.entries_to_keep(self.config.account_limit);
+        // Keep enough entries to decide the refusal and the (capped) delay.
+        let keep_account = self.entries_to_keep(0);
+        let keep_pair = self.config.account_ip_limit.max(1);
         let keep_ip = self.entries_to_keep(self.config.ip_limit);
         let max_tracked = self.config.max_tracked;
 
@@ -166,6 +166,13 @@ impl Throttle {
         }
         let list = failures.by_account.entry(account).or_default();
         push_bounded(list, (address, now), keep_account, now, window);
+
+        let pair = (user_hash, address);
+        if !failures.by_pair.contains_key(&pair) {
+            make_room(&mut failures.by_pair, max_tracked, now, window);
+        }
+        let list = failures.by_pair.entry(pair).or_default();
+        push_bounded(list, ((), now), keep_pair, now, window);
 
         if !failures.by_ip.contains_key(&address) {
             make_room(&mut failures.by_ip, max_tracked, now, window);
@@ -187,6 +194,7 @@ impl Throttle {
                 failures.by_account.remove(&account);
             }
         }
+        failures.by_pair.remove(&(user_hash, address));
         if let Some(list) = failures.by_ip.get_mut(&address) {
             list.retain(|&(who, at)| who != user_hash && !is_expired(at, now, window));
             if list.is_empty() {
@@ -238,6 +246,21 @@ impl Throttle {
             .unwrap_or(free.saturating_add(33));
         limit.max(delay_saturates).max(1)
     }
+}
+
+/// The times of `key`'s failures still within the window, oldest first.
+fn recent<K: Eq + std::hash::Hash, T>(
+    map: &mut HashMap<K, VecDeque<(T, Instant)>>,
+    key: &K,
+    now: Instant,
+    window: Duration,
+) -> Vec<Instant> {
+    map.get_mut(key)
+        .map(|list| {
+            prune(list, now, window);
+            list.iter().map(|&(_, at)| at).collect()
+        })
+        .unwrap_or_default()
 }
 
 fn is_expired(at: Instant, now: Instant, window: Duration) -> bool {
@@ -345,7 +368,7 @@ mod tests {
     #[test]
     fn delays_grow_and_are_capped() {
         let throttle = Throttle::new(ThrottleConfig {
-            account_limit: 100,
+            account_ip_limit: 100,
             ip_limit: 100,
             ..ThrottleConfig::default()
         });
@@ -362,7 +385,7 @@ mod tests {
     }
 
     #[test]
-    fn account_refused_after_limit_then_expires() {
+    fn account_refused_from_one_address_after_limit_then_expires() {
         let throttle = Throttle::new(ThrottleConfig::default());
         let t0 = Instant::now();
         // 9 failures spread over time, then the 10th.
@@ -377,9 +400,9 @@ mod tests {
                 retry_after: Duration::from_secs(6 * 60)
             }
         );
-        // Case does not matter, nor the address: it is the account that is refused.
+        // Case does not matter.
         assert!(matches!(
-            throttle.check_at("ALICE", IP2, t1),
+            throttle.check_at("ALICE", IP1, t1),
             Verdict::Refuse { .. }
         ));
         // Another account from another address is untouched.
@@ -390,6 +413,42 @@ mod tests {
         // After a whole window without failures, everything is forgotten.
         let t3 = t1 + Duration::from_secs(15 * 60);
         assert_eq!(throttle.check_at("alice", IP1, t3), allow(0));
+    }
+
+    #[test]
+    fn a_strangers_failures_do_not_lock_the_account_out_from_elsewhere() {
+        let throttle = Throttle::new(ThrottleConfig::default());
+        let t0 = Instant::now();
+        fail_n(&throttle, "bob", IP1, 10, t0);
+        // The guessing address is refused for bob, even with the right password ...
+        assert!(matches!(
+            throttle.check_at("bob", IP1, t0),
+            Verdict::Refuse { .. }
+        ));
+        // ... but bob from an address that has not failed is let through: a right password
+        // logs in at once, a wrong one is answered after the account's whole delay.
+        assert_eq!(throttle.check_at("Bob", IP2, t0), allow(15));
+        // The guessing address may still try others until its own limit (10 of 30), slowly.
+        assert_eq!(throttle.check_at("carol", IP1, t0), allow(15));
+    }
+
+    #[test]
+    fn guesses_spread_over_addresses_stay_slow_without_locking_the_account() {
+        let throttle = Throttle::new(ThrottleConfig::default());
+        let t0 = Instant::now();
+        // 40 failures for bob from 20 addresses: 4 times the per-address limit in all.
+        for i in 0..20u32 {
+            let ip = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
+            fail_n(&throttle, "bob", ip, 2, t0);
+        }
+        for i in 0..25u32 {
+            let ip = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
+            assert_eq!(throttle.check_at("bob", ip, t0), allow(15), "address {i}");
+        }
+        // A success from one address forgets only that address's failures: the rest still
+        // slow the next guess.
+        throttle.record_success_at("bob", IpAddr::V4(Ipv4Addr::from(0x0a00_0000)), t0);
+        assert_eq!(throttle.check_at("bob", IP2, t0), allow(15));
     }
 
     #[test]
@@ -486,6 +545,7 @@ mod tests {
             failures.by_account.len()
         );
         assert!(failures.by_ip.len() <= 100, "{}", failures.by_ip.len());
+        assert!(failures.by_pair.len() <= 100, "{}", failures.by_pair.len());
         // The most recent are the ones kept.
         assert!(failures.by_account.contains_key("user999"));
         assert!(!failures.by_account.contains_key("user0"));
@@ -493,14 +553,16 @@ mod tests {
         // Lists are bounded too.
         fail_n(&throttle, "alice", IP1, 500, t0);
         let failures = throttle.lock();
-        assert_eq!(failures.by_account["alice"].len(), 10);
+        // The account's list: what the delay needs to reach its cap (1, 2, 4, 8, 15 s after 3).
+        assert_eq!(failures.by_account["alice"].len(), 7);
+        assert_eq!(failures.by_pair.values().map(VecDeque::len).max(), Some(10));
         assert_eq!(failures.by_ip[&IP1].len(), 30);
     }
 
     #[test]
     fn zero_limits_disable_refusal() {
         let throttle = Throttle::new(ThrottleConfig {
-            account_limit: 0,
+            account_ip_limit: 0,
             ip_limit: 0,
             ..ThrottleConfig::default()
         });

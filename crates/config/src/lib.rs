@@ -59,8 +59,10 @@ pub struct Auth {
     pub failure_delay_ms: u64,
     /// The delay never grows beyond this many milliseconds.
     pub max_failure_delay_ms: u64,
-    /// Failures for one account (from anywhere) within the window after which its logins are
-    /// refused until the window moves on; 0 = never.
+    /// Failures for one account from one client address within the window after which that
+    /// account's logins from that address are refused until the window moves on; 0 = never.
+    /// Never account-wide (a stranger could lock anyone out); failures from every address
+    /// still add to the account's delay.
     pub account_failure_limit: usize,
     /// Failures from one client address (IPv6: one /64) within the window after which its
     /// logins are refused; 0 = never.
@@ -494,7 +496,7 @@ idle_timeout_secs = 600            # autologout timer, at least 600 (RFC 1939 §
 free_failures = 3                  # failures that cost nothing (typos)
 failure_delay_ms = 1000            # then each failure is answered this late, doubling each time
 max_failure_delay_ms = 15000       # ... up to this
-account_failure_limit = 10         # failures per account within the window, then refused; 0 = never
+account_failure_limit = 10         # failures per account from one address within the window, then that address is refused for it; 0 = never
 ip_failure_limit = 30              # failures per client address (IPv6: /64), then refused; 0 = never
 failure_window_secs = 900          # how long a failure counts
 "#;

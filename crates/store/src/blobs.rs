@@ -6,6 +6,7 @@
 //! at a missing or partial file.
 
 use crate::error::Result;
+use crate::private_dir;
 use crate::types::BlobId;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -24,7 +25,7 @@ const TMP_DIR: &str = "tmp";
 
 impl BlobDir {
     pub(crate) fn open(root: PathBuf) -> Result<BlobDir> {
-        fs::create_dir_all(root.join(TMP_DIR))?;
+        private_dir::create_dir_all(&root.join(TMP_DIR))?;
         Ok(BlobDir { root })
     }
 
@@ -73,7 +74,7 @@ impl BlobDir {
                 .parent()
                 .ok_or_else(|| crate::StoreError::Corrupt("blob path has no parent".into()))?;
             if !dir.exists() {
-                fs::create_dir_all(dir)?;
+                private_dir::create_dir_all(dir)?;
                 sync_dir(&self.root)?;
             }
             let tmp = self.root.join(TMP_DIR).join(format!(
@@ -83,7 +84,7 @@ impl BlobDir {
                 rand::random::<u64>()
             ));
             let written = (|| -> io::Result<()> {
-                let mut file = File::create(&tmp)?;
+                let mut file = private_dir::create_new_file(&tmp)?;
                 file.write_all(raw)?;
                 if !batch {
                     file.sync_all()?;

@@ -12,6 +12,7 @@ mod error;
 mod feed;
 pub mod names;
 mod outbound;
+mod private_dir;
 mod spool;
 mod sqlite;
 mod types;

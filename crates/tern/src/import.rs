@@ -111,7 +111,13 @@ async fn folder(store: &SqliteStore, account: AccountId, name: &str) -> Result<M
     if let Some(m) = store.mailbox(account, name).await? {
         return Ok(m.id);
     }
-    Ok(store.create_mailbox(account, name, None).await?.id)
+    // A name the store refuses for new mailboxes (say `~bob` or `..`) stops the import with
+    // the folder named, so the operator can rename it in the source and run it again.
+    let created = store
+        .create_mailbox(account, name, None)
+        .await
+        .with_context(|| format!("creating the folder {name:?}"))?;
+    Ok(created.id)
 }
 
 fn progress(total: u64, template: &str) -> ProgressBar {

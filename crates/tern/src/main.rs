@@ -21,6 +21,7 @@ use tern_config::Config;
 use tern_store::SqliteStore;
 
 fn main() -> std::process::ExitCode {
+    make_new_files_private();
     return_large_allocations_to_the_system();
     let cli = Cli::parse();
     match run(cli) {
@@ -29,6 +30,16 @@ fn main() -> std::process::ExitCode {
             eprintln!("tern: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Everything `tern` writes (the store with password hashes and DKIM keys, blobs, TLS keys,
+/// listening.json) is for the server's user alone: umask 077, for `serve` and every command,
+/// whatever the shell or service manager set. The store also sets its modes itself.
+fn make_new_files_private() {
+    // SAFETY: umask only sets this process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
     }
 }
 

@@ -149,7 +149,7 @@ fn throttle_config(auth: &tern_config::Auth) -> ThrottleConfig {
         free_failures: auth.free_failures,
         base_delay: Duration::from_millis(auth.failure_delay_ms),
         max_delay: Duration::from_millis(auth.max_failure_delay_ms),
-        account_limit: auth.account_failure_limit,
+        account_ip_limit: auth.account_failure_limit,
         ip_limit: auth.ip_failure_limit,
         window: Duration::from_secs(auth.failure_window_secs),
         ..ThrottleConfig::default()

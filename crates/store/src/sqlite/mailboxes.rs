@@ -3,7 +3,7 @@
 use super::Changes;
 use super::messages::{insert_message, load_meta, remove_uids};
 use crate::error::{Result, StoreError};
-use crate::names::{DELIMITER, normalize_mailbox, parents};
+use crate::names::{DELIMITER, normalize_mailbox, normalize_new_mailbox, parents};
 use crate::types::*;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -79,14 +79,15 @@ fn next_uid_validity(conn: &Connection) -> Result<u32> {
     Ok(value as u32)
 }
 
-/// Creates `name` and any missing parents (RFC 9051 §6.3.4 SHOULD).
+/// Creates `name` and any missing parents (RFC 9051 §6.3.4 SHOULD). The name must pass the
+/// rules for new names (no namespace look-alikes, no hidden text), and so do its parents.
 pub(crate) fn create_mailbox_in(
     conn: &Connection,
     account: AccountId,
     name: &str,
     special_use: Option<SpecialUse>,
 ) -> Result<MailboxInfo> {
-    let name = normalize_mailbox(name)?;
+    let name = normalize_new_mailbox(name)?;
     if find(conn, account, &name)?.is_some() {
         return Err(StoreError::AlreadyExists { what: "mailbox" });
     }
@@ -156,8 +157,10 @@ pub(crate) fn rename_mailbox(
     from: &str,
     to: &str,
 ) -> Result<()> {
+    // The old name as stored, however odd (so it can be renamed to a good one); the new one
+    // must pass the rules for new names.
     let from = normalize_mailbox(from)?;
-    let to = normalize_mailbox(to)?;
+    let to = normalize_new_mailbox(to)?;
     let source = find_existing(conn, account, &from)?;
     if find(conn, account, &to)?.is_some() {
         return Err(StoreError::AlreadyExists { what: "mailbox" });

@@ -18,6 +18,7 @@ use crate::blobs::{BlobDir, BlobReader};
 use crate::error::{Result, StoreError};
 use crate::feed::ChangeFeed;
 use crate::outbound::*;
+use crate::private_dir;
 use crate::types::*;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -51,17 +52,36 @@ pub struct GarbageReport {
     pub temp_files: usize,
 }
 
+/// Fixes a data directory that group or others could read (left by an older Tern, a copy or
+/// a restore), saying so. Not fatal: the store works either way, and the log tells the operator.
+fn make_data_dir_private(data_dir: &Path) {
+    match private_dir::make_private(data_dir) {
+        Ok(0) => {}
+        Ok(fixed) => tracing::warn!(
+            fixed,
+            data_dir = %data_dir.display(),
+            "made the data directory private: group or others could read it \
+             (directories now 0700, files 0600)"
+        ),
+        Err(error) => tracing::error!(
+            %error,
+            data_dir = %data_dir.display(),
+            "could not make the data directory private; check its owner and modes"
+        ),
+    }
+}
+
 impl SqliteStore {
-    /// Opens (creating when needed) the store in `data_dir`: `store.sqlite` and `blobs/`.
+    /// Opens (creating when needed) the store in `data_dir`: `store.sqlite` and `blobs/`,
+    /// private to this user (0700 directories, 0600 files) whatever the umask.
     pub fn open(data_dir: &Path) -> Result<SqliteStore> {
-        std::fs::create_dir_all(data_dir)?;
+        private_dir::create_dir_all(data_dir)?;
+        make_data_dir_private(data_dir);
         let blobs = Arc::new(BlobDir::open(data_dir.join("blobs"))?);
         let feed = Arc::new(ChangeFeed::default());
-        let engine = Engine::start(
-            data_dir.join("store.sqlite"),
-            Arc::clone(&feed),
-            Arc::clone(&blobs),
-        )?;
+        let database = data_dir.join("store.sqlite");
+        private_dir::create_file_if_missing(&database)?;
+        let engine = Engine::start(database, Arc::clone(&feed), Arc::clone(&blobs))?;
         Ok(SqliteStore {
             engine,
             blobs,

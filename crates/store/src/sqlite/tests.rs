@@ -1542,3 +1542,43 @@ async fn envelopes_are_those_of_the_summaries_for_dense_and_sparse_uids() {
     }
     assert!(f.store.envelopes(b, inbox_a, &[1]).await.is_err());
 }
+
+#[tokio::test]
+async fn hostile_new_names_are_refused_but_stored_ones_stay_usable() {
+    let f = fixture();
+    let a = account(&f.store, "a@example.test").await;
+    for hostile in ["~bob", "..", "Other Users/b@example.test", "x\u{202e}txt"] {
+        let created = f.store.create_mailbox(a, hostile, None).await;
+        assert!(
+            matches!(created, Err(StoreError::Invalid { .. })),
+            "{hostile:?}: {created:?}"
+        );
+        let renamed = f.store.rename_mailbox(a, "INBOX", hostile).await;
+        assert!(
+            matches!(renamed, Err(StoreError::Invalid { .. })),
+            "{hostile:?}: {renamed:?}"
+        );
+    }
+    // Names stored before the rule (or imported): set behind the store's back.
+    for good in ["One", "Two"] {
+        f.store.create_mailbox(a, good, None).await.unwrap();
+    }
+    f.store.close();
+    drop(f.store);
+    let conn = rusqlite::Connection::open(SqliteStore::database_path(&f.path)).unwrap();
+    conn.execute("UPDATE mailboxes SET name = '~bob' WHERE name = 'One'", [])
+        .unwrap();
+    conn.execute("UPDATE mailboxes SET name = '..' WHERE name = 'Two'", [])
+        .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&f.path).unwrap();
+    let legacy = store.mailbox(a, "~bob").await.unwrap().expect("found");
+    store.rename_mailbox(a, "~bob", "Bob's").await.unwrap();
+    assert_eq!(
+        store.mailbox(a, "Bob's").await.unwrap().map(|m| m.id),
+        Some(legacy.id)
+    );
+    assert!(store.mailbox(a, "..").await.unwrap().is_some());
+    store.delete_mailbox(a, "..").await.unwrap();
+    assert!(store.mailbox(a, "..").await.unwrap().is_none());
+}
