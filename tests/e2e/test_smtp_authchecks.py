@@ -87,15 +87,19 @@ def world(tmp_path):
     # A's key must exist before the DNS server starts: make A first, without starting mail.
     a = start_tern(tmp_path, name="a")
     a.add_user("u@example.test", "pw-u")
-    dns = Dns(dns_dir, txt=[
-        ("example.test", ["v=spf1 ip4:127.0.0.1 -all"]),
-        dkim_record(a, "example.test"),
-        ("_dmarc.example.test", ["v=DMARC1; p=reject"]),
-        ("spoofed.test", ["v=spf1 ip4:192.0.2.99 -all"]),
-        ("_dmarc.spoofed.test", ["v=DMARC1; p=reject"]),
-        ("shady.test", ["v=spf1 ip4:192.0.2.99 -all"]),
-        ("_dmarc.shady.test", ["v=DMARC1; p=quarantine"]),
-    ])
+    try:
+        dns = Dns(dns_dir, txt=[
+            ("example.test", ["v=spf1 ip4:127.0.0.1 -all"]),
+            dkim_record(a, "example.test"),
+            ("_dmarc.example.test", ["v=DMARC1; p=reject"]),
+            ("spoofed.test", ["v=spf1 ip4:192.0.2.99 -all"]),
+            ("_dmarc.spoofed.test", ["v=DMARC1; p=reject"]),
+            ("shady.test", ["v=spf1 ip4:192.0.2.99 -all"]),
+            ("_dmarc.shady.test", ["v=DMARC1; p=quarantine"]),
+        ])
+    except BaseException:
+        a.stop()  # a failed set-up must not leave the server running
+        raise
     b = start_tern(tmp_path, name="b", verify=True,
                    extra=f'\n[dns]\nserver = "127.0.0.1:{dns.port}"\n')
     b.add_user("far@peer.test", "pw-far")

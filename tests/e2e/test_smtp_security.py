@@ -183,54 +183,137 @@ def test_messages_in_flight_are_spooled_not_held_in_memory(tmp_path):
     of them finish and arrive whole."""
     tern = start_tern(tmp_path, services=("smtp",))
     tern.add_user(USER, PASSWORD)
-    before = rss_kib(tern)
-    line = b"x" * 998 + b"\r\n"
-    chunk = line * 1024
-    size = 45 * MIB
     clients = []
-    for i in range(20):
+    try:
+        before = rss_kib(tern)
+        line = b"x" * 998 + b"\r\n"
+        chunk = line * 1024
+        size = 45 * MIB
+        clients = []
+        for i in range(20):
+            c = RawSmtp(tern.host("smtp"), tern.port("smtp"))
+            c.cmd("EHLO client.test")
+            assert c.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+            assert c.cmd(f"RCPT TO:<{USER}>")[0] == 250
+            assert c.cmd("DATA")[0] == 354
+            c.send(b"Subject: big %d\r\n\r\n" % i)
+            clients.append(c)
+
+        def send_all(c):
+            sent = 0
+            while sent < size:
+                c.sock.sendall(chunk)
+                sent += len(chunk)
+
+        threads = [threading.Thread(target=send_all, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(600)
+        # Sent is not yet read: wait until the server's spool files (unnamed, open in the
+        # process) hold every byte but what its per-connection buffers may still have.
+        def spooled():
+            total = 0
+            for fd in os.listdir(f"/proc/{tern.proc.pid}/fd"):
+                try:
+                    if "/blobs/tmp" in os.readlink(f"/proc/{tern.proc.pid}/fd/{fd}"):
+                        total += os.stat(f"/proc/{tern.proc.pid}/fd/{fd}").st_size
+                except OSError:
+                    pass
+            return total >= 20 * (size - 128 * 1024)
+        def grown_mb():
+            return (rss_kib(tern) - before) / 1024
+        # A server that holds messages in memory shows it long before it has read everything.
+        wait_for(lambda: spooled() or grown_mb() >= 64, timeout=300,
+                 what="the server to spool every byte")
+        grown_mb = grown_mb()
+        assert grown_mb < 64, f"RSS grew by {grown_mb:.0f} MB with 20 x 45 MiB in flight"
+        for c in clients[:2]:
+            c.send(b".\r\n")
+            assert c.reply()[0] == 250
+        for c in clients[2:]:
+            c.close()
+        sizes = sorted(r[1] for r in listing(tern, USER))
+        assert len(sizes) == 2 and all(s > size for s in sizes), sizes
+    finally:
+        for c in clients:
+            c.close()
+        tern.stop()
+
+
+def test_a_connection_over_the_per_address_limit_is_told_why_and_logged_once(tmp_path):
+    """Item 11: the connection over the limit was closed without a word, and each refusal
+    wrote a WARN line. Now it reads its protocol's refusal; the log counts per interval."""
+    from conftest import Tern
+    tern = Tern(tmp_path, services=("smtp", "imap", "pop3"),
+                extra_config="[limits]\nmax_connections_per_ip = 3\n"
+                             "[smtp]\nverify = false\ngreeting_delay_ms = 0\n").start()
+    try:
+        held = [socket.create_connection(("127.0.0.1", tern.port("smtp")), timeout=10)
+                for _ in range(3)]
+        expected = {"smtp": b"421 4.7.0 ", "imap": b"* BYE [UNAVAILABLE] ",
+                    "pop3": b"-ERR [SYS/TEMP] "}
+        for service, start in expected.items():
+            with socket.create_connection(("127.0.0.1", tern.port(service)), timeout=10) as s:
+                reply = s.makefile("rb").readline()
+                assert reply.startswith(start) and reply.endswith(b"\r\n"), (service, reply)
+                assert s.recv(100) == b""
+        for _ in range(100):
+            with socket.create_connection(("127.0.0.1", tern.port("imap")), timeout=10) as s:
+                s.makefile("rb").readline()
+        for s in held:
+            s.close()
+        refused = [line for line in tern.read_log().splitlines() if "connection refused" in line]
+        assert 1 <= len(refused) <= 3, refused
+    finally:
+        tern.stop()
+
+
+class SilentDns:
+    """A DNS server that reads every query and never answers: a resolver outage."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.queries = 0
+        self.thread = threading.Thread(target=self.swallow, daemon=True)
+        self.thread.start()
+
+    def swallow(self):
+        while True:
+            try:
+                self.sock.recv(4096)
+            except OSError:
+                return
+            self.queries += 1
+
+    def stop(self):
+        self.sock.close()
+
+
+def test_a_dns_outage_gives_temperror_within_the_budget(tmp_path):
+    """Item 16: with the resolver dead, each message waited out every look-up in turn
+    (16-30 s). The checks now share one time budget (verify_budget_ms; 5 s by default, 300 ms
+    here so the budget, not the per-look-up timeout, is what ends them) and end as temperror."""
+    dns = SilentDns()
+    tern = start_tern(
+        tmp_path, verify=True,
+        extra=f'verify_budget_ms = 300\n[dns]\nserver = "127.0.0.1:{dns.port}"\n')
+    tern.add_user(USER, PASSWORD)
+    try:
         c = RawSmtp(tern.host("smtp"), tern.port("smtp"))
         c.cmd("EHLO client.test")
         assert c.cmd("MAIL FROM:<a@remote.test>")[0] == 250
         assert c.cmd(f"RCPT TO:<{USER}>")[0] == 250
         assert c.cmd("DATA")[0] == 354
-        c.send(b"Subject: big %d\r\n\r\n" % i)
-        clients.append(c)
-
-    def send_all(c):
-        sent = 0
-        while sent < size:
-            c.sock.sendall(chunk)
-            sent += len(chunk)
-
-    threads = [threading.Thread(target=send_all, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(600)
-    # Sent is not yet read: wait until the server's spool files (unnamed, open in the
-    # process) hold every byte but what its per-connection buffers may still have.
-    def spooled():
-        total = 0
-        for fd in os.listdir(f"/proc/{tern.proc.pid}/fd"):
-            try:
-                if "/blobs/tmp" in os.readlink(f"/proc/{tern.proc.pid}/fd/{fd}"):
-                    total += os.stat(f"/proc/{tern.proc.pid}/fd/{fd}").st_size
-            except OSError:
-                pass
-        return total >= 20 * (size - 128 * 1024)
-    def grown_mb():
-        return (rss_kib(tern) - before) / 1024
-    # A server that holds messages in memory shows it long before it has read everything.
-    wait_for(lambda: spooled() or grown_mb() >= 64, timeout=300,
-             what="the server to spool every byte")
-    grown_mb = grown_mb()
-    assert grown_mb < 64, f"RSS grew by {grown_mb:.0f} MB with 20 x 45 MiB in flight"
-    for c in clients[:2]:
-        c.send(b".\r\n")
+        c.send(b"From: a@remote.test\r\nSubject: outage\r\n\r\nx\r\n.\r\n")
         assert c.reply()[0] == 250
-    for c in clients[2:]:
-        c.close()
-    sizes = sorted(r[1] for r in listing(tern, USER))
-    assert len(sizes) == 2 and all(s > size for s in sizes), sizes
-    tern.stop()
+        [(uid, _, subject)] = listing(tern, USER)
+        header = message_bytes(tern, USER, uid).split(b"\r\n\r\n")[0]
+        assert b"dkim=temperror (DNS time budget exceeded)" in header, header
+        assert b"spf=temperror" in header and b"dmarc=temperror" in header
+        assert dns.queries >= 1, "the checks never asked the DNS server"
+    finally:
+        tern.stop()
+        dns.stop()

@@ -160,7 +160,7 @@ def send(browser, to, subject, body, attachment=None):
     browser.find_element(By.ID, "body").send_keys(body)
     if attachment:
         browser.find_element(By.ID, "attachments").send_keys(str(attachment))
-    browser.find_element(By.ID, "send").click()
+    go(browser, browser.find_element(By.ID, "send"))
     wait_for(browser, lambda d: "notice=sent" in d.current_url)
 
 
@@ -169,7 +169,7 @@ def open_by_subject(browser, subject):
     wait_for(browser, lambda d: "/message/" in d.current_url)
 
 
-def go(browser, element):
+def go(browser, element, submit=False):
     """Clicks something that loads a new page, and waits until the new page is there.
 
     The old page is marked with a window variable, which a new document does not have.
@@ -177,7 +177,10 @@ def go(browser, element):
     ChromeDriver can answer "Node with given id does not belong to the document", which is not
     the StaleElementReferenceException that staleness_of waits for.)"""
     browser.execute_script("window.ternOldPage = true")
-    element.click()
+    if submit:
+        element.submit()
+    else:
+        element.click()
     WebDriverWait(browser, 15).until(new_page_loaded)
 
 
@@ -279,7 +282,7 @@ def test_everyday_journey(tern, tmp_path, browser):
     assert b.find_element(By.ID, "to").get_attribute("value") == BOB
     assert "First line" in b.find_element(By.ID, "body").get_attribute("value")
     b.find_element(By.ID, "body").send_keys(" and the second.")
-    b.find_element(By.ID, "send").click()
+    go(b, b.find_element(By.ID, "send"))
     wait_for(b, lambda d: "notice=sent" in d.current_url)
     go(b, folder_link(b, "Drafts"))
     assert "Unfinished thoughts" not in b.find_element(By.ID, "listing").text
@@ -288,19 +291,19 @@ def test_everyday_journey(tern, tmp_path, browser):
     go(b, folder_link(b, "Inbox"))
     search = b.find_element(By.CSS_SELECTOR, "header .search input[type=search]")
     search.send_keys("glad to have")
-    search.submit()
+    go(b, search, submit=True)
     wait_for(b, lambda d: "/search" in d.current_url)
     assert "Welcome aboard" in b.page_source
 
     # Create and rename a folder, move a message into it.
     b.get(base + "/folders")
     b.find_element(By.ID, "new-folder").send_keys("Projects")
-    b.find_element(By.ID, "create-folder").click()
+    go(b, b.find_element(By.ID, "create-folder"))
     rename = wait_for(b, lambda d: d.find_elements(
         By.CSS_SELECTOR, "input[aria-label='New name for Projects']"))[0]
     rename.clear()
     rename.send_keys("Archive 2026")
-    rename.submit()
+    go(b, rename, submit=True)
     wait_for(b, lambda d: "Archive 2026" in d.find_element(By.ID, "folders").text)
     b.get(base + "/")
     row = b.find_element(By.XPATH, "//tr[.//a[text()='Welcome aboard']]")

@@ -160,3 +160,51 @@ def test_plain_http_off_loopback_serves_no_pages_and_ignores_session_cookies(tmp
         assert '<emailProvider id="example.test">' in autoconfig.text
     finally:
         server.stop()
+
+
+BOB = "bob@example.test"
+INJECTIONS = [
+    # Item 1 of the security review: a real second From, DKIM-signed for the domain...
+    "x@y>\r\nFrom: Bob <bob@example.test",
+    # ...and a body of the attacker's own after an empty line.
+    "x@y>\r\n\r\n<h1>owned</h1>",
+]
+
+
+def test_a_line_break_in_a_reply_header_adds_no_field_and_no_body(tern, tmp_path):
+    from smtp_support import listing, message_bytes
+    tern.add_user(ALICE, PASSWORD)
+    tern.add_user(BOB, PASSWORD)
+    client = WebClient(tern)
+    assert client.login(ALICE, PASSWORD).status == 303
+    for n, injected in enumerate(INJECTIONS):
+        token = client.get("/compose").csrf()
+        response = client.post_multipart("/compose", [
+            ("csrf", token), ("mode", "reply"), ("in_reply_to", injected),
+            ("references", injected), ("to", BOB), ("cc", ""), ("bcc", ""),
+            ("subject", f"Re: plan {n}"), ("body", "The real body."), ("intent", "send")])
+        assert response.status == 303, response.text
+    rows = listing(tern, BOB)
+    assert len(rows) == len(INJECTIONS)
+    for uid, _, _ in rows:
+        raw = message_bytes(tern, BOB, uid)
+        header, body = raw.split(b"\r\n\r\n", 1)
+        froms = [line for line in header.split(b"\r\n") if line.lower().startswith(b"from:")]
+        assert len(froms) == 1 and b"alice@example.test" in froms[0], header
+        assert b"bob@example.test" not in froms[0]
+        assert b"<h1>" not in raw and b"The real body." in body
+
+
+def test_the_message_page_shows_the_from_the_checks_read(tern, tmp_path):
+    """Item 2: with two From fields (an old or imported message), the list showed the first
+    and the message page the second. Both show the first, as IMAP's ENVELOPE does."""
+    tern.add_user(ALICE, PASSWORD)
+    two = (b"From: First Sender <first@example.net>\nFrom: Second <second@example.net>\n"
+           b"To: alice@example.test\nSubject: two froms\n\nbody\n")
+    import_messages(tern, tmp_path, ALICE, [two])
+    client = WebClient(tern)
+    assert client.login(ALICE, PASSWORD).status == 303
+    inbox = client.folder_ids()["Inbox"]
+    [uid] = client.uids(inbox)
+    page = client.get(f"/message/{inbox}/{uid}").text
+    assert "first@example.net" in page and "second@example.net" not in page

@@ -105,6 +105,10 @@ pub struct Smtp {
     pub verify: bool,
     /// Honour a DMARC p=reject (refuse, 550 5.7.1) and p=quarantine (deliver to Junk).
     pub enforce_dmarc: bool,
+    /// Milliseconds all DNS look-ups of one message's SPF/DKIM/DMARC checks may take together;
+    /// past it the checks are temperror (RFC 7208 §2.6.6, RFC 7489 §6.6.2) and the message is
+    /// answered anyway, so a DNS outage does not make senders time out and retry.
+    pub verify_budget_ms: u64,
 }
 
 impl Default for Smtp {
@@ -118,6 +122,7 @@ impl Default for Smtp {
             greeting_delay_ms: 500,
             verify: true,
             enforce_dmarc: true,
+            verify_budget_ms: 5000,
         }
     }
 }
@@ -463,6 +468,7 @@ data_timeout_secs = 180            # between blocks of message data
 greeting_delay_ms = 500            # MX: clients talking before the 220 are refused; 0 = off
 verify = true                      # MX: SPF, DKIM, DMARC checks and Authentication-Results
 enforce_dmarc = true               # MX: DMARC p=reject refused, p=quarantine to Junk
+verify_budget_ms = 5000            # MX: all DNS look-ups of one message's checks; then temperror
 
 [queue]
 relay = ""                         # a smarthost "host:port" for all outgoing mail; "" = MX

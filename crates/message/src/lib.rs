@@ -9,6 +9,8 @@
 mod address;
 mod decode;
 mod envelope;
+#[doc(hidden)]
+pub mod fuzzing;
 mod header;
 mod stored;
 mod structure;

@@ -285,7 +285,13 @@ fn is_domain(text: &str) -> bool {
 pub fn header_text(value: &str) -> String {
     value
         .chars()
-        .map(|c| if c.is_control() || is_bidi_control(c) { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || is_bidi_control(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -326,7 +332,11 @@ pub fn normalize_line_ends(raw: &[u8]) -> Cow<'_, [u8]> {
         match raw[index] {
             b'\r' => {
                 out.extend_from_slice(b"\r\n");
-                index += if raw.get(index + 1) == Some(&b'\n') { 2 } else { 1 };
+                index += if raw.get(index + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
             }
             b'\n' => {
                 out.extend_from_slice(b"\r\n");
@@ -405,10 +415,7 @@ mod tests {
             check("Subject: s\nFrom: bob@a.test"),
             Err(HeaderError::BareLineEnd)
         );
-        assert_eq!(
-            check("From: a@a.test\r\nX: \0"),
-            Err(HeaderError::Nul)
-        );
+        assert_eq!(check("From: a@a.test\r\nX: \0"), Err(HeaderError::Nul));
         // A bare CR in the body is not the header's business (the body is normalized).
         assert!(check_submission(b"From: a@a.test\r\n\r\nx\ry\r\n").is_ok());
     }
@@ -446,7 +453,10 @@ mod tests {
                 field: "Resent-From"
             })
         ));
-        assert!(matches!(check("From: a@a.test\r\nno colon"), Err(HeaderError::NotAField)));
+        assert!(matches!(
+            check("From: a@a.test\r\nno colon"),
+            Err(HeaderError::NotAField)
+        ));
     }
 
     #[test]

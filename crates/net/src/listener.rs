@@ -9,7 +9,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
-use crate::{ConnGuard, ConnLimiter, MaybeTlsStream, NetError, Shutdown};
+use crate::{ConnGuard, ConnLimiter, LimitExceeded, MaybeTlsStream, NetError, Shutdown};
 
 /// When TLS starts on a listener's connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,8 @@ pub struct Listener {
     local_addr: SocketAddr,
     acceptor: Option<TlsAcceptor>,
     limiter: Arc<ConnLimiter>,
+    /// What a connection over the limits is told before it is closed (plain services only).
+    refusal: Option<&'static [u8]>,
 }
 
 // tokio-rustls's TlsAcceptor has no Debug; show whether TLS is on instead.
@@ -94,7 +96,18 @@ impl Listener {
             local_addr,
             acceptor,
             limiter: limits,
+            refusal: None,
         })
+    }
+
+    /// The line a refused connection reads before the close, in the service's own protocol:
+    /// `421 4.7.0 ...` (RFC 5321 §3.8), `* BYE ...` (RFC 9051 §7.1.5), `-ERR [SYS/TEMP] ...`
+    /// (RFC 3206 §4). Not sent with implicit TLS: it would cost the handshake the limit saves.
+    pub fn with_refusal(mut self, line: &'static [u8]) -> Listener {
+        if self.acceptor.is_none() {
+            self.refusal = Some(line);
+        }
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -117,6 +130,7 @@ impl Listener {
         let handler = Arc::new(handler);
         let sessions = shutdown.sessions();
         tracing::info!(service = self.service, addr = %self.local_addr, "listening");
+        let mut refusals = RefusalLog::default();
         loop {
             let accepted = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -133,7 +147,12 @@ impl Listener {
             let guard = match self.limiter.try_acquire(peer.ip()) {
                 Ok(guard) => guard,
                 Err(refusal) => {
-                    tracing::warn!(service = self.service, %peer, %refusal, "connection refused");
+                    if let Some(line) = self.refusal {
+                        // A new socket's send buffer is empty: this never waits, and a peer
+                        // that reads nothing cannot hold the accept loop.
+                        let _ = tcp.try_write(line);
+                    }
+                    refusals.refused(self.service, peer, refusal);
                     drop(tcp);
                     continue;
                 }
@@ -151,6 +170,38 @@ impl Listener {
             sessions.tracker().spawn(session.instrument(span));
         }
         tracing::info!(service = self.service, addr = %self.local_addr, "stopped listening");
+    }
+}
+
+/// At most one log line per [`REFUSAL_LOG_INTERVAL`] for refused connections, with the count:
+/// a client opening connections in a loop must not fill the log (one test wrote 3,900 lines).
+#[derive(Default)]
+struct RefusalLog {
+    since: Option<tokio::time::Instant>,
+    unlogged: u64,
+}
+
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+impl RefusalLog {
+    fn refused(&mut self, service: &'static str, peer: SocketAddr, refusal: LimitExceeded) {
+        let now = tokio::time::Instant::now();
+        match self.since {
+            Some(since) if now.duration_since(since) < REFUSAL_LOG_INTERVAL => {
+                self.unlogged += 1;
+            }
+            _ => {
+                let more = std::mem::take(&mut self.unlogged);
+                tracing::warn!(
+                    service,
+                    %peer,
+                    %refusal,
+                    refused_since_last_line = more,
+                    "connection refused"
+                );
+                self.since = Some(now);
+            }
+        }
     }
 }
 

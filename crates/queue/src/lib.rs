@@ -17,7 +17,7 @@ pub use headers::{add_missing_headers, new_message_id};
 pub use local::{
     Destination, LocalOutcome, MailboxChoice, bare_postmaster, classify, deliver_local,
 };
-pub use route::{Route, resolver};
+pub use route::{Route, resolver, resolver_with};
 pub use settings::{QueueSettings, SettingsError};
 pub use submit::{Submission, SubmitError, Submitted, local_reply_code, local_status};
 

@@ -28,21 +28,33 @@ pub enum Route {
 
 /// Builds the resolver for MX look-ups and the MX's SPF/DKIM/DMARC checks.
 pub fn resolver(server: Option<SocketAddr>) -> Result<MessageAuthenticator, String> {
+    resolver_with(server, std::time::Duration::from_secs(5), 2)
+}
+
+/// A resolver whose every look-up waits at most `timeout` per attempt, `attempts` times (the
+/// MX's checks use a short one: they run while the sender waits for its reply).
+pub fn resolver_with(
+    server: Option<SocketAddr>,
+    timeout: std::time::Duration,
+    attempts: usize,
+) -> Result<MessageAuthenticator, String> {
     use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
-    match server {
+    let (config, mut opts) = match server {
         Some(addr) => {
             let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
             for c in &mut ns.connections {
                 c.port = addr.port();
             }
-            let mut opts = ResolverOpts::default();
-            opts.timeout = std::time::Duration::from_secs(5);
-            opts.attempts = 2;
-            MessageAuthenticator::new(ResolverConfig::from_name_servers(vec![ns]), opts)
-                .map_err(|e| e.to_string())
+            (
+                ResolverConfig::from_name_servers(vec![ns]),
+                ResolverOpts::default(),
+            )
         }
-        None => MessageAuthenticator::new_system_conf().map_err(|e| e.to_string()),
-    }
+        None => hickory_resolver::system_conf::read_system_conf().map_err(|e| e.to_string())?,
+    };
+    opts.timeout = timeout;
+    opts.attempts = attempts;
+    MessageAuthenticator::new(config, opts).map_err(|e| e.to_string())
 }
 
 type MxCache = mail_auth::common::cache::NoCache<Box<str>, mail_auth::RecordSet<mail_auth::MX>>;

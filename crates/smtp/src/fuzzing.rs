@@ -53,19 +53,7 @@ pub fn command_reader(input: &[u8]) {
 mod tests {
     use super::*;
 
-    /// A small deterministic generator (xorshift), so failures reproduce.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use tern_message::fuzzing::Rng;
 
     const SEEDS: &[&[u8]] = &[
         b"EHLO client.test\r\n",

@@ -448,7 +448,10 @@ mod tests {
         assert!(!body.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n'));
         // A CR before the header's line end splits the field: both halves are seen.
         let (body, _) = data(b"Subject: s17\rFrom: bob@a.test\r\n\r\nx\r\n.\r\n", 1000).await;
-        assert_eq!(body, b"Subject: s17\r\nFrom: bob@a.test\r\n\r\nx\r\n".to_vec());
+        assert_eq!(
+            body,
+            b"Subject: s17\r\nFrom: bob@a.test\r\n\r\nx\r\n".to_vec()
+        );
     }
 
     #[test]

@@ -7,10 +7,10 @@ use crate::envelope::Route;
 use crate::io::{DataEnd, Decoder, read_data};
 use crate::reply::Reply;
 use crate::session::{Chunks, Session, Transaction};
-use std::sync::Arc;
 use crate::trace::{self, Received};
 use crate::verify::DmarcAction;
 use bytes::Bytes;
+use std::sync::Arc;
 use tern_queue::dsn::FailedRecipient;
 use tern_queue::{MailboxChoice, Submission, SubmitError};
 use tern_store::{AccountId, NewQueued, NewRecipient, StoreError};
@@ -177,7 +177,9 @@ impl Session {
         let Some(mut tx) = self.tx.take() else { return };
         let Some(mut chunks) = tx.chunks.take() else {
             // `BDAT 0 LAST` as the only chunk: an empty message.
-            let Some(spool) = self.new_spool() else { return };
+            let Some(spool) = self.new_spool() else {
+                return;
+            };
             let reply = self.finish_spooled(tx, spool).await;
             self.reply(reply);
             return;

@@ -20,6 +20,18 @@ fn tls_mode(service: &str) -> TlsMode {
     }
 }
 
+/// What a connection over the connection limits reads before the close, in its protocol.
+fn refusal_line(service: &str) -> &'static [u8] {
+    match service {
+        "imap" | "imaps" => b"* BYE [UNAVAILABLE] Too many connections from your address\r\n",
+        "pop3" | "pop3s" => b"-ERR [SYS/TEMP] Too many connections from your address\r\n",
+        "http" | "https" => {
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        }
+        _ => b"421 4.7.0 Too many connections from your address, try again later\r\n",
+    }
+}
+
 pub async fn run(config: Config, demo: bool) -> Result<()> {
     tern_net::install_crypto_provider();
     let store = crate::open_store(&config)?;
@@ -62,7 +74,8 @@ pub async fn run(config: Config, demo: bool) -> Result<()> {
             Arc::clone(&limiter),
         )
         .await
-        .with_context(|| format!("binding {service} on {addr}"))?;
+        .with_context(|| format!("binding {service} on {addr}"))?
+        .with_refusal(refusal_line(service));
         listeners.push(listener);
     }
     let addresses: BTreeMap<&str, String> = listeners

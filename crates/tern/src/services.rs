@@ -133,8 +133,12 @@ fn smtp_server(shared: &Shared, kind: Kind, memory: &Arc<MemoryBudget>) -> SmtpS
     let verifier = (kind == Kind::Mx && shared.config.smtp.verify)
         .then(|| {
             let server = shared.config.dns.server.parse().ok();
-            match tern_queue::resolver(server) {
-                Ok(dns) => Some(Arc::new(Verifier::new(dns))),
+            // One try of 2 s per look-up: the sender is waiting (the budget bounds the sum).
+            match tern_queue::resolver_with(server, Duration::from_secs(2), 1) {
+                Ok(dns) => Some(Arc::new(Verifier::new(
+                    dns,
+                    Duration::from_millis(shared.config.smtp.verify_budget_ms),
+                ))),
                 Err(e) => {
                     tracing::error!(error = %e, "no DNS resolver: SPF/DKIM/DMARC checks are off");
                     None

@@ -8,6 +8,7 @@ use super::message::{addresses, attachment_list, load, parse_header};
 use super::{human_size, long_date, message_ref, nav, special_mailbox};
 use crate::App;
 use crate::error::{WebError, WebResult};
+use crate::outgoing::{self, Outgoing};
 use crate::render;
 use crate::session::User;
 use crate::submit::{Submission, SubmitError};
@@ -17,7 +18,6 @@ use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
-use crate::outgoing::{self, Outgoing};
 use mail_parser::HeaderName;
 use serde::Deserialize;
 use tern_store::{AppendTarget, FlagOp, Flags, MailboxId, SpecialUse};
@@ -473,10 +473,12 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
             bytes,
         })
         .collect();
-    attachments.extend(posted.files.iter().map(|(name, content_type, bytes)| outgoing::Attachment {
-        name: name.clone(),
-        content_type: content_type.clone(),
-        bytes: bytes.to_vec(),
+    attachments.extend(posted.files.iter().map(|(name, content_type, bytes)| {
+        outgoing::Attachment {
+            name: name.clone(),
+            content_type: content_type.clone(),
+            bytes: bytes.to_vec(),
+        }
     }));
     let outgoing = Outgoing {
         from_name: display_name,
@@ -500,7 +502,9 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
 
     if !sending {
         // A draft keeps its Bcc so it can be reopened as it was.
-        let raw = outgoing.write(true).map_err(|e| Refusal(capital(&e.to_string())))?;
+        let raw = outgoing
+            .write(true)
+            .map_err(|e| Refusal(capital(&e.to_string())))?;
         let drafts = special_mailbox(app, user, SpecialUse::Drafts)
             .await?
             .ok_or_else(|| Refusal("You have no Drafts folder.".into()))?;

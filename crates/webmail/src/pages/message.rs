@@ -80,8 +80,9 @@ pub(crate) fn parse_header(
 ) -> Option<mail_parser::Message<'static>> {
     // mail-parser reads the last of repeated fields; ENVELOPE and the sender check read the
     // first, so it is given only the first (RFC 5322 §3.6 allows one From, Subject...).
-    let header = tern_message::submission::first_occurrences(summary.summary.structure.header_in(raw))
-        .into_owned();
+    let header =
+        tern_message::submission::first_occurrences(summary.summary.structure.header_in(raw))
+            .into_owned();
     mail_parser::MessageParser::default()
         .parse_headers(&header[..])
         .map(|m| m.into_owned())
