@@ -85,7 +85,7 @@ impl Harness {
             free_failures: 1 << 30,
             base_delay: Duration::ZERO,
             max_delay: Duration::ZERO,
-            account_limit: 0,
+            account_ip_limit: 0,
             ip_limit: 0,
             ..ThrottleConfig::default()
         };
