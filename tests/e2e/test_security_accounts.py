@@ -3,6 +3,7 @@ from elsewhere (yet guessing stays slow), the data directory is private to the s
 and new mailbox names cannot imitate other namespaces or hide text."""
 import base64
 import html
+import http.client
 import imaplib
 import os
 import pathlib
@@ -161,6 +162,30 @@ def test_submission_a_strangers_failures_lock_out_only_the_stranger(throttled):
     assert codes == [535, 535, 535, 454, 454]
     assert submission_login(throttled, ATTACKER, BOB, BOB_PASSWORD) == 454
     assert submission_login(throttled, ELSEWHERE, BOB, BOB_PASSWORD) == 235
+
+
+class SourceWebClient(WebClient):
+    """The webmail client from a chosen loopback source address."""
+
+    def __init__(self, tern, source):
+        super().__init__(tern)
+        self.source = source
+
+    def connect(self):
+        return http.client.HTTPConnection(self.host, self.port, timeout=30,
+                                          source_address=(self.source, 0))
+
+
+def webmail_login(server, source, user, password):
+    return SourceWebClient(server, source).login(user, password).status
+
+
+def test_webmail_a_strangers_failures_lock_out_only_the_stranger(throttled):
+    statuses = [webmail_login(throttled, ATTACKER, BOB, f"guess{n}") for n in range(5)]
+    # 401 "Wrong address or password" while checked, then 429 unchecked.
+    assert statuses == [401, 401, 401, 429, 429], statuses
+    assert webmail_login(throttled, ATTACKER, BOB, BOB_PASSWORD) == 429
+    assert webmail_login(throttled, ELSEWHERE, BOB, BOB_PASSWORD) == 303
 
 
 # --- The data directory is private to the server's user ---------------------------------------
