@@ -227,6 +227,7 @@ def test_messages_in_flight_are_spooled_not_held_in_memory(tmp_path):
         wait_for(lambda: spooled() or grown_mb() >= 64, timeout=300,
                  what="the server to spool every byte")
         grown_mb = grown_mb()
+        print(f"RSS before {before} KiB, grown by {grown_mb:.1f} MB with 20 x 45 MiB in flight")
         assert grown_mb < 64, f"RSS grew by {grown_mb:.0f} MB with 20 x 45 MiB in flight"
         for c in clients[:2]:
             c.send(b".\r\n")
