@@ -311,7 +311,7 @@ pub fn msg_id(value: &str) -> Option<String> {
             && right.ends_with(']')
             && right[1..right.len() - 1]
                 .chars()
-                .all(|c| c.is_ascii_graphic() && !"[]\\".contains(c)));
+                .all(|c| c.is_ascii_graphic() && !"[]\\<>".contains(c)));
     (is_dot_atom(left) && right_ok && id.is_ascii()).then(|| id.to_owned())
 }
 
@@ -481,6 +481,8 @@ mod tests {
             "<>",
             "nobrackets",
             "a@b@c>",
+            // Found by the fuzz target: RFC 5322 dtext allows `>`, a reader of `<id>` does not.
+            "Fro@[mA>]",
         ] {
             assert_eq!(msg_id(bad), None, "{bad:?}");
         }
