@@ -5,6 +5,17 @@ import socket
 USER = "alice@example.test"
 PASSWORD = "alice-pass"
 
+# Login throttling made small enough to reach in a test (the auth tests of every protocol).
+THROTTLE = """
+[auth]
+free_failures = 1
+failure_delay_ms = 10
+max_failure_delay_ms = 20
+account_failure_limit = 3
+ip_failure_limit = 6
+failure_window_secs = 600
+"""
+
 
 def connect(tern):
     return imaplib.IMAP4("127.0.0.1", tern.port("imap"), timeout=10)

@@ -7,7 +7,7 @@ import ssl
 import pytest
 
 from conftest import Tern
-from imap_helpers import PASSWORD, USER, Raw, connect, login
+from imap_helpers import PASSWORD, THROTTLE, USER, Raw, connect, login
 
 
 def test_greeting_and_capabilities_before_and_after_login(tern):
@@ -130,16 +130,6 @@ def test_commands_pipelined_after_starttls_are_discarded(tern):
         reply += tls.recv(4096)
     assert reply == b"t OK NOOP completed\r\n", reply
 
-
-THROTTLE = """
-[auth]
-free_failures = 1
-failure_delay_ms = 10
-max_failure_delay_ms = 20
-account_failure_limit = 3
-ip_failure_limit = 6
-failure_window_secs = 600
-"""
 
 
 def test_login_throttling_per_account_then_per_address(tmp_path):

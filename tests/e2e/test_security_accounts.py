@@ -19,6 +19,7 @@ import time
 import pytest
 
 from conftest import Tern
+from imap_helpers import THROTTLE
 from webmail_client import WebClient
 
 BOB = "bob@example.test"
@@ -26,19 +27,10 @@ BOB_PASSWORD = "bob-right-pass"
 ATTACKER = "127.0.0.2"
 ELSEWHERE = "127.0.0.3"
 
-THROTTLE = """
-[auth]
-free_failures = 1
-failure_delay_ms = 10
-max_failure_delay_ms = 20
-account_failure_limit = 3
-ip_failure_limit = 6
-failure_window_secs = 600
-"""
 
-
-class SourceIMAP(imaplib.IMAP4):
-    """imaplib from a chosen loopback source address (all of 127.0.0.0/8 is loopback)."""
+class FromSource:
+    """A client (imaplib, poplib) whose socket is bound to a chosen loopback source address:
+    all of 127.0.0.0/8 is loopback, so each address is another client to the server."""
 
     def __init__(self, host, port, source):
         self.source = source
@@ -49,16 +41,12 @@ class SourceIMAP(imaplib.IMAP4):
                                         source_address=(self.source, 0))
 
 
-class SourcePOP3(poplib.POP3):
-    """poplib from a chosen loopback source address."""
+class SourceIMAP(FromSource, imaplib.IMAP4):
+    pass
 
-    def __init__(self, host, port, source):
-        self.source = source
-        super().__init__(host, port, timeout=10)
 
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(self.source, 0))
+class SourcePOP3(FromSource, poplib.POP3):
+    pass
 
 
 def imap_from(server, source):

@@ -1,7 +1,7 @@
 //! The body of the fuzz target for the submission header checks
 //! (`fuzz/fuzz_targets/submission_header.rs`), also run on generated inputs by `cargo test`.
 
-use crate::submission::{self, check_submission, header_text, msg_id};
+use crate::submission::{self, check_submission, has_bare_line_end, header_text, msg_id};
 
 /// Feeds `input` to the checks a submitted message meets. Panics only when an invariant
 /// breaks: what passes has one From, CRLF line ends, and the addresses checked are the ones
@@ -61,14 +61,6 @@ impl Rng {
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-}
-
-fn has_bare_line_end(bytes: &[u8]) -> bool {
-    bytes.iter().enumerate().any(|(i, b)| match b {
-        b'\r' => bytes.get(i + 1) != Some(&b'\n'),
-        b'\n' => i == 0 || bytes[i - 1] != b'\r',
-        _ => false,
-    })
 }
 
 #[cfg(test)]

@@ -158,17 +158,22 @@ pub fn first_occurrences(header_block: &[u8]) -> Cow<'_, [u8]> {
 
 /// RFC 5322 §2.2 / RFC 5321 §2.3.8: every line end in `bytes` is CRLF, and no NUL.
 fn check_line_ends(bytes: &[u8]) -> Result<(), HeaderError> {
-    for (index, byte) in bytes.iter().enumerate() {
-        match byte {
-            b'\r' if bytes.get(index + 1) != Some(&b'\n') => return Err(HeaderError::BareLineEnd),
-            b'\n' if index == 0 || bytes[index - 1] != b'\r' => {
-                return Err(HeaderError::BareLineEnd);
-            }
-            0 => return Err(HeaderError::Nul),
-            _ => {}
-        }
+    if has_bare_line_end(bytes) {
+        return Err(HeaderError::BareLineEnd);
+    }
+    if bytes.contains(&0) {
+        return Err(HeaderError::Nul);
     }
     Ok(())
+}
+
+/// True when `bytes` has a CR not followed by LF or an LF not preceded by CR.
+pub fn has_bare_line_end(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, b)| match b {
+        b'\r' => bytes.get(i + 1) != Some(&b'\n'),
+        b'\n' => i == 0 || bytes[i - 1] != b'\r',
+        _ => false,
+    })
 }
 
 /// RFC 5322 §3.6.8: a field name is printable US-ASCII other than the colon.
@@ -318,12 +323,7 @@ pub fn msg_id(value: &str) -> Option<String> {
 /// Turns every bare CR and bare LF into CRLF (RFC 5321 §2.3.8; the SMTP smuggling reports of
 /// 2023): no line end can mean one thing here and another at the next hop.
 pub fn normalize_line_ends(raw: &[u8]) -> Cow<'_, [u8]> {
-    let clean = raw.iter().enumerate().all(|(i, b)| match b {
-        b'\r' => raw.get(i + 1) == Some(&b'\n'),
-        b'\n' => i > 0 && raw[i - 1] == b'\r',
-        _ => true,
-    });
-    if clean {
+    if !has_bare_line_end(raw) {
         return Cow::Borrowed(raw);
     }
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 64);

@@ -219,12 +219,10 @@ pub(crate) fn size_parameter_overflows(line: &[u8]) -> bool {
             name.eq_ignore_ascii_case(b"SIZE=").then_some(value)
         })
         .any(|value| {
+            // All digits is valid UTF-8; what does not fit a usize overflows.
             !value.is_empty()
                 && value.iter().all(u8::is_ascii_digit)
-                && std::str::from_utf8(value)
-                    .ok()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .is_none_or(|v| usize::try_from(v).is_err())
+                && std::str::from_utf8(value).is_ok_and(|v| v.parse::<usize>().is_err())
         })
 }
 

@@ -35,10 +35,7 @@ pub fn command_reader(input: &[u8]) {
                         if end == DataEnd::Complete {
                             // Every stored line ends with CRLF, and no CR or LF is bare.
                             assert!(body.is_empty() || body.ends_with(b"\r\n"));
-                            assert!(
-                                tern_message::submission::normalize_line_ends(&body).len()
-                                    == body.len()
-                            );
+                            assert!(!tern_message::submission::has_bare_line_end(&body));
                         }
                     }
                 }

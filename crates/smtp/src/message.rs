@@ -69,7 +69,7 @@ impl Session {
             }
             Err(e) => {
                 tracing::error!(error = %e, "spooling the message failed");
-                self.reply(spool_failed());
+                self.reply(local_error());
                 self.closing = true;
                 return;
             }
@@ -99,7 +99,7 @@ impl Session {
             Ok(spool) => Some(spool),
             Err(e) => {
                 tracing::error!(error = %e, "no spool file for an incoming message");
-                self.reply(spool_failed());
+                self.reply(local_error());
                 None
             }
         }
@@ -150,7 +150,7 @@ impl Session {
             }
             Err(e) => {
                 tracing::error!(error = %e, "spooling the message failed");
-                self.reply(spool_failed());
+                self.reply(local_error());
                 self.closing = true;
                 return;
             }
@@ -188,7 +188,7 @@ impl Session {
         chunks.decoder.finish(&mut tail);
         if let Err(e) = chunks.spool.write(&tail).await {
             tracing::error!(error = %e, "spooling the message failed");
-            self.reply(spool_failed());
+            self.reply(local_error());
             return;
         }
         let reply = match chunks.decoder.end() {
@@ -207,7 +207,7 @@ impl Session {
             Ok(body) => self.finish(tx, body).await,
             Err(e) => {
                 tracing::error!(error = %e, "reading the spooled message failed");
-                Reply::new(451, "4.3.0", "local error in processing, try again")
+                local_error()
             }
         }
     }
@@ -312,7 +312,7 @@ impl Session {
                 }
                 Err(e) => {
                     tracing::error!(id, error = %e, "delivery failed");
-                    return Reply::new(451, "4.3.0", "local error in processing, try again");
+                    return local_error();
                 }
             }
         }
@@ -336,7 +336,7 @@ impl Session {
         if delivered == 0 && !queued {
             return match failures.first() {
                 Some((_, e)) => store_error_reply(e),
-                None => Reply::new(451, "4.3.0", "local error in processing, try again"),
+                None => local_error(),
             };
         }
         if !failures.is_empty() {
@@ -400,14 +400,15 @@ impl Session {
             Err(SubmitError::Local(e)) => store_error_reply(&e),
             Err(SubmitError::Store(e)) => {
                 tracing::error!(id, error = %e, "submission failed");
-                Reply::new(451, "4.3.0", "local error in processing, try again")
+                local_error()
             }
         }
     }
 }
 
-/// The spool file could not be written (disk full...): a temporary failure.
-fn spool_failed() -> Reply {
+/// RFC 3463 §3.4: a temporary local failure (a spool file that cannot be written, a store
+/// error); the client tries again later.
+fn local_error() -> Reply {
     Reply::new(451, "4.3.0", "local error in processing, try again")
 }
 
@@ -428,7 +429,7 @@ fn store_error_reply(e: &StoreError) -> Reply {
             "5.2.2",
             "mailbox is over quota: the message does not fit",
         ),
-        _ => Reply::new(451, "4.3.0", "local error in processing, try again"),
+        _ => local_error(),
     }
 }
 

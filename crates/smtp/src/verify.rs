@@ -82,12 +82,13 @@ impl Verifier {
             };
         };
         let ip = ip.to_canonical();
-        // DKIM and SPF look up different names: at the same time.
+        // RFC 7208 §2.4: with a null sender, the HELO identity is checked.
         let spf_params = if sender.is_empty() {
             SpfParameters::verify_ehlo(ip, helo, hostname)
         } else {
             SpfParameters::verify_mail_from(ip, helo, hostname, sender)
         };
+        // DKIM and SPF look up different names: at the same time.
         let (dkim, spf) = tokio::join!(
             self.dns.verify_dkim(&message),
             self.dns.verify_spf(spf_params)

@@ -20,15 +20,16 @@ fn tls_mode(service: &str) -> TlsMode {
     }
 }
 
-/// What a connection over the connection limits reads before the close, in its protocol.
+/// What a connection over the connection limits (per address or in all) reads before the
+/// close, in its protocol. Implicit-TLS listeners send nothing (`Listener::with_refusal`).
 fn refusal_line(service: &str) -> &'static [u8] {
     match service {
-        "imap" | "imaps" => b"* BYE [UNAVAILABLE] Too many connections from your address\r\n",
-        "pop3" | "pop3s" => b"-ERR [SYS/TEMP] Too many connections from your address\r\n",
-        "http" | "https" => {
+        "imap" => b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+        "pop3" => b"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+        "http" => {
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         }
-        _ => b"421 4.7.0 Too many connections from your address, try again later\r\n",
+        _ => b"421 4.7.0 Too many connections, try again later\r\n",
     }
 }
 

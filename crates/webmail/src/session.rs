@@ -164,12 +164,9 @@ impl FromRequestParts<App> for User {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<User, WebError> {
+        // A session cookie sent in clear from another machine never gets here: `transport`
+        // sends such requests to HTTPS before any handler runs (DESIGN.md §6).
         let conn = conn_info(parts)?;
-        if !conn.secure {
-            // A session cookie that crossed another machine's network in clear may have been
-            // read on the way: never honour it (DESIGN.md §6).
-            return Err(WebError::LoginRequired);
-        }
         let token = cookie(parts, SESSION_COOKIE).ok_or(WebError::LoginRequired)?;
         let session = app.sessions.touch(token).ok_or(WebError::LoginRequired)?;
         Ok(User {

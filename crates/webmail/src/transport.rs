@@ -60,7 +60,7 @@ pub(crate) async fn require_https(
 /// A GET or HEAD goes to the same page on HTTPS (301). Anything else came from a form that a
 /// page over plain HTTP showed, which we never serve, or from a forger: it is not replayed
 /// (a 307/308 would resend a password or a CSRF token), only pointed at the HTTPS site.
-pub(crate) fn upgrade(setup: &ClientSetup, method: &Method, path: &str) -> Response {
+fn upgrade(setup: &ClientSetup, method: &Method, path: &str) -> Response {
     let Some(origin) = setup
         .https
         .and_then(|port| redirect::https_origin(&setup.hostname, port))

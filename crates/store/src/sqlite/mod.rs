@@ -79,7 +79,7 @@ impl SqliteStore {
         make_data_dir_private(data_dir);
         let blobs = Arc::new(BlobDir::open(data_dir.join("blobs"))?);
         let feed = Arc::new(ChangeFeed::default());
-        let database = data_dir.join("store.sqlite");
+        let database = Self::database_path(data_dir);
         private_dir::create_file_if_missing(&database)?;
         let engine = Engine::start(database, Arc::clone(&feed), Arc::clone(&blobs))?;
         Ok(SqliteStore {

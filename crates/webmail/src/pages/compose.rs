@@ -480,6 +480,7 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
             bytes: bytes.to_vec(),
         }
     }));
+    let now = super::now();
     let outgoing = Outgoing {
         from_name: display_name,
         from_email: &user.email,
@@ -487,14 +488,13 @@ async fn build_and_act(app: &App, user: &User, posted: &Posted) -> Result<String
         cc: &cc,
         bcc: &bcc,
         subject: posted.get("subject"),
-        date: super::now(),
+        date: now,
         message_id,
         in_reply_to: posted.get("in_reply_to"),
         references: posted.get("references"),
         body: posted.get("body"),
         attachments,
     };
-    let now = super::now();
     let old_draft = match posted.get("draft") {
         "" => None,
         reference => Some(message_ref(reference)?),

@@ -39,17 +39,9 @@ fn login_page(
 }
 
 pub(crate) async fn form(State(app): State<App>, parts: Parts) -> WebResult<Response> {
+    // Passwords never cross a plain connection from another machine: `transport` sends such
+    // requests to HTTPS before this runs.
     let conn = conn_info(&parts)?;
-    if !conn.secure {
-        // Passwords never cross a plain connection from another machine. The transport
-        // layer already sent this request to HTTPS; this guard keeps the form honest if
-        // routing ever changes.
-        return Ok(crate::transport::upgrade(
-            &app.config.setup,
-            &axum::http::Method::GET,
-            "/login",
-        ));
-    }
     if let Some(token) = cookie(&parts, SESSION_COOKIE)
         && app.sessions.touch(token).is_some()
     {
@@ -63,14 +55,9 @@ pub(crate) async fn submit(
     parts: Parts,
     body: Bytes,
 ) -> WebResult<Response> {
+    // A password posted in clear from another machine never gets here (`transport` answers
+    // with a redirect to the HTTPS home page, not a replay of the form).
     let conn = conn_info(&parts)?;
-    if !conn.secure {
-        // The password already crossed the network in clear; at least don't accept it.
-        tracing::warn!(peer = %conn.peer, "webmail login over plain HTTP refused");
-        return Err(WebError::BadRequest(
-            "Log in over HTTPS: this connection is not encrypted.".into(),
-        ));
-    }
     let fields = Fields::parse(&body);
     let email = fields.get("email").unwrap_or("").trim();
     let password = fields.get("password").unwrap_or("");
