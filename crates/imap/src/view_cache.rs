@@ -176,6 +176,7 @@ mod tests {
             uid_validity: 1,
             uid_next: 1,
             highest_modseq,
+            recent_uid: 0,
         }
     }
 

@@ -5,7 +5,7 @@
 //! fsynced before any metadata refers to it (DESIGN.md §4), so a committed row never points
 //! at a missing or partial file.
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::private_dir;
 use crate::types::BlobId;
 use sha2::{Digest, Sha256};
@@ -145,11 +145,11 @@ impl BlobDir {
     }
 
     pub(crate) fn read(&self, id: &BlobId) -> Result<Vec<u8>> {
-        Ok(fs::read(self.path(id)?)?)
+        fs::read(self.path(id)?).map_err(|e| missing_or_io(id, e))
     }
 
     pub(crate) fn open_file(&self, id: &BlobId) -> Result<File> {
-        Ok(File::open(self.path(id)?)?)
+        File::open(self.path(id)?).map_err(|e| missing_or_io(id, e))
     }
 
     /// Temporary files left by a crash mid-write. Only files older than `age` are removed,
@@ -193,6 +193,16 @@ impl BlobDir {
 }
 
 /// fsync a directory so a rename or create in it survives a crash.
+/// A content file that is not there is [`StoreError::BlobMissing`], so a reader can tell a
+/// message expunged meanwhile from a failing disk.
+fn missing_or_io(id: &BlobId, e: io::Error) -> StoreError {
+    if e.kind() == io::ErrorKind::NotFound {
+        StoreError::BlobMissing(id.0.clone())
+    } else {
+        StoreError::Io(e)
+    }
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }

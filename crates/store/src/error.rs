@@ -45,10 +45,20 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    /// A message's content file is not there: expunged since its row was read (the file
+    /// outlived the row by the grace period of `blob_removal.rs`), or lost.
+    #[error("the content file of blob {0} is missing")]
+    BlobMissing(String),
     #[error("blob storage error: {0}")]
     Io(#[from] std::io::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A blocking task of the store panicked or was cancelled (the runtime shutting down).
+    #[error("a store task did not finish: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The transaction holding this write could not be committed; nothing of it was stored.
+    #[error("the write was not committed: {0}")]
+    CommitFailed(String),
     #[error("the store is shutting down")]
     Closed,
 }

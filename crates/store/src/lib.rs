@@ -92,6 +92,9 @@ pub trait Store: Send + Sync {
     async fn set_subscribed(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()>;
     async fn mailbox_status(&self, account: AccountId, mailbox: MailboxId)
     -> Result<MailboxStatus>;
+    /// Claims the messages no session has seen as `\Recent` yet for the caller (RFC 3501
+    /// §2.3.2): an IMAP4rev1 SELECT, or its session finding new messages.
+    async fn claim_recent(&self, account: AccountId, mailbox: MailboxId) -> Result<RecentClaim>;
 
     // --- messages ---------------------------------------------------------------------------
     /// Stores `raw` once and adds it to every target, all or nothing (IMAP APPEND, MULTIAPPEND,

@@ -149,6 +149,17 @@ pub struct MailboxInfo {
     pub uid_validity: u32,
     pub uid_next: u32,
     pub highest_modseq: u64,
+    /// The highest UID an IMAP4rev1 session has claimed as `\Recent` (RFC 3501 §2.3.2):
+    /// messages above it are recent for the next session that selects the mailbox.
+    pub recent_uid: u32,
+}
+
+/// The UIDs one session claimed as `\Recent`: those above `after`, up to `through`
+/// (RFC 3501 §2.3.2: only one session sees a message as recent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecentClaim {
+    pub after: u32,
+    pub through: u32,
 }
 
 /// Counts for IMAP STATUS (RFC 9051 §6.3.11) and the webmail's folder list.
@@ -161,6 +172,8 @@ pub struct MailboxStatus {
     pub uid_next: u32,
     pub uid_validity: u32,
     pub highest_modseq: u64,
+    /// Messages no session has seen as `\Recent` yet (RFC 3501 §6.3.10 STATUS RECENT).
+    pub recent: u64,
 }
 
 /// What a session keeps per message: enough to map sequence numbers to UIDs and answer FLAGS.

@@ -33,10 +33,17 @@ fn refusal_line(service: &str) -> &'static [u8] {
     }
 }
 
+/// How long the content of an expunged message stays readable by the IMAP sessions that
+/// loaded its summary before the expunge (see the store's `blob_removal.rs`): far longer than
+/// one FETCH takes to write a batch of messages, short enough that deleted mail leaves the
+/// disk soon.
+const EXPUNGED_CONTENT_GRACE: std::time::Duration = std::time::Duration::from_secs(300);
+
 pub async fn run(config: Config, demo: bool) -> Result<()> {
     tern_net::install_crypto_provider();
     let store = crate::open_store(&config)?;
     store.index_text_in_background();
+    store.keep_unreferenced_blobs_for(EXPUNGED_CONTENT_GRACE);
     {
         // Blobs orphaned by a crash between blob write and commit: collected in the background.
         let store = Arc::clone(&store);

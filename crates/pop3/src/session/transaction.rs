@@ -118,10 +118,7 @@ async fn retrieve(
         Ok(blob) => blob,
         Err(e) => {
             let text = match e {
-                StoreError::NotFound { .. } => {
-                    reply::err("That message was removed by another session")
-                }
-                StoreError::Io(ref io_error) if io_error.kind() == io::ErrorKind::NotFound => {
+                StoreError::NotFound { .. } | StoreError::BlobMissing(_) => {
                     reply::err("That message was removed by another session")
                 }
                 other => {

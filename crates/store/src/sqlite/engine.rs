@@ -7,6 +7,7 @@
 //! quota checks race-free inside the process; `BEGIN IMMEDIATE` does the same against other
 //! processes (the admin CLI) sharing the database.
 
+use super::blob_removal::{BlobRemoval, Grace};
 use crate::blobs::BlobDir;
 use crate::error::{Result, StoreError};
 use crate::feed::ChangeFeed;
@@ -66,6 +67,7 @@ pub(crate) struct Engine {
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     index_in_background: Arc<AtomicBool>,
+    blob_grace: Grace,
 }
 
 pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
@@ -111,15 +113,18 @@ impl Engine {
             idle: false,
             last_step: Instant::now(),
         };
+        let blob_grace = Grace::default();
+        let removal = BlobRemoval::new(blob_grace.clone());
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer_loop(conn, rx, feed, blobs, indexer))?;
+            .spawn(move || writer_loop(conn, rx, feed, blobs, indexer, removal))?;
         Ok(Engine {
             path,
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(Some(thread)),
             readers: Mutex::new(Vec::new()),
             index_in_background,
+            blob_grace,
         })
     }
 
@@ -141,6 +146,12 @@ impl Engine {
         {
             let _ = sender.send(wake);
         }
+    }
+
+    /// Keeps the files of expunged messages this long before unlinking them (see
+    /// `blob_removal.rs`).
+    pub(crate) fn keep_unreferenced_blobs_for(&self, grace: Duration) {
+        self.blob_grace.set(grace);
     }
 
     /// Runs `f` in the writer's transaction and answers after the COMMIT is durable.
@@ -195,7 +206,7 @@ impl Engine {
                     reply: Box::new(move |commit_error| {
                         let _ = tx.send(match commit_error {
                             None => Ok(value),
-                            Some(e) => Err(StoreError::Corrupt(format!("commit failed: {e}"))),
+                            Some(e) => Err(StoreError::CommitFailed(e)),
                         });
                     }),
                 },
@@ -238,8 +249,7 @@ impl Engine {
             let result = f(&conn);
             (Some(conn), result)
         })
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("reader task failed: {e}")))?;
+        .await?;
         if let Some(conn) = conn {
             let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
             if pool.len() < MAX_IDLE_READERS {
@@ -324,9 +334,16 @@ fn writer_loop(
     feed: Arc<ChangeFeed>,
     blobs: Arc<BlobDir>,
     mut indexer: Indexer,
+    mut removal: BlobRemoval,
 ) {
     loop {
-        let first = match rx.recv_timeout(indexer.patience()) {
+        let patience = match removal.time_to_next() {
+            Some(due) => indexer.patience().min(due),
+            None => indexer.patience(),
+        };
+        let received = rx.recv_timeout(patience);
+        removal.remove_due(&conn, &blobs);
+        let first = match received {
             Ok(job) => {
                 indexer.idle = false;
                 job
@@ -342,7 +359,10 @@ fn writer_loop(
                 }
                 continue;
             }
-            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Disconnected) => {
+                removal.remove_all(&conn, &blobs);
+                break;
+            }
         };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -369,9 +389,10 @@ fn writer_loop(
                 for d in &mut done {
                     changes.append(&mut d.changes);
                 }
-                // Files go before the answers, so a caller that removed a message finds its
-                // blob gone when it looks (and tests can check it deterministically).
-                remove_unreferenced_files(&conn, &blobs, unreferenced);
+                // Files go before the answers (when there is no grace period), so a caller
+                // that removed a message finds its blob gone when it looks (and tests can
+                // check it deterministically).
+                removal.collected(&conn, &blobs, unreferenced);
                 feed.publish(changes);
                 for d in done {
                     (d.reply)(None);
@@ -449,27 +470,4 @@ fn collect_unreferenced(conn: &Connection) -> Vec<BlobId> {
         tracing::warn!(error = %e, "store: collecting unreferenced blobs failed");
         Vec::new()
     })
-}
-
-/// Unlinks the files of collected blobs. Under the write lock, and only where no row has
-/// come back for that content meanwhile (another process may have stored it again).
-fn remove_unreferenced_files(conn: &Connection, blobs: &BlobDir, ids: Vec<BlobId>) {
-    if ids.is_empty() {
-        return;
-    }
-    let result = (|| -> Result<()> {
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let mut stmt = conn.prepare_cached("SELECT 1 FROM blobs WHERE hash = ?1")?;
-        for id in &ids {
-            if !stmt.exists([&id.0])? {
-                blobs.remove(id)?;
-            }
-        }
-        conn.execute_batch("COMMIT")?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = conn.execute_batch("ROLLBACK");
-        tracing::warn!(error = %e, "store: removing unreferenced blob files failed; a later sweep will");
-    }
 }

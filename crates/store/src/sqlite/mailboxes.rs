@@ -8,7 +8,7 @@ use crate::types::*;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const MAILBOX_COLUMNS: &str = "id, account_id, name, special_use, subscribed, uid_validity, \
-                               uid_next, highest_modseq FROM mailboxes";
+                               uid_next, highest_modseq, recent_uid FROM mailboxes";
 
 fn mailbox_from_row(r: &Row) -> rusqlite::Result<MailboxInfo> {
     let special: Option<String> = r.get(3)?;
@@ -21,6 +21,7 @@ fn mailbox_from_row(r: &Row) -> rusqlite::Result<MailboxInfo> {
         uid_validity: r.get::<_, i64>(5)? as u32,
         uid_next: r.get::<_, i64>(6)? as u32,
         highest_modseq: r.get::<_, i64>(7)? as u64,
+        recent_uid: r.get::<_, i64>(8)? as u32,
     })
 }
 
@@ -297,6 +298,9 @@ pub(crate) fn status(
             "SELECT message_count, unseen_count, deleted_count, bytes FROM mailboxes WHERE id = ?1",
         )?
         .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let recent: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM messages WHERE mailbox_id = ?1 AND uid > ?2")?
+        .query_row(params![id.0, mailbox.recent_uid], |r| r.get(0))?;
     Ok(MailboxStatus {
         messages: messages as u64,
         unseen: unseen as u64,
@@ -305,5 +309,26 @@ pub(crate) fn status(
         uid_next: mailbox.uid_next,
         uid_validity: mailbox.uid_validity,
         highest_modseq: mailbox.highest_modseq,
+        recent: recent as u64,
+    })
+}
+
+/// Moves the mailbox's `\Recent` watermark up to its last UID and says which UIDs that gave
+/// the caller (RFC 3501 §2.3.2). In the writer's transaction, so two sessions never both
+/// claim a message.
+pub(crate) fn claim_recent(
+    conn: &Connection,
+    account: AccountId,
+    id: MailboxId,
+) -> Result<RecentClaim> {
+    let mailbox = owned(conn, account, id)?;
+    let through = mailbox.uid_next.saturating_sub(1);
+    if mailbox.recent_uid < through {
+        conn.prepare_cached("UPDATE mailboxes SET recent_uid = ?1 WHERE id = ?2")?
+            .execute(params![through, id.0])?;
+    }
+    Ok(RecentClaim {
+        after: mailbox.recent_uid,
+        through: through.max(mailbox.recent_uid),
     })
 }

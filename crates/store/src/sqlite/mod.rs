@@ -1,6 +1,7 @@
 //! The embedded backend: SQLite for metadata plus a blob directory for message bytes.
 
 mod admin;
+mod blob_removal;
 mod engine;
 mod listing;
 mod mailboxes;
@@ -89,6 +90,13 @@ impl SqliteStore {
         })
     }
 
+    /// Keeps the file of a message nobody refers to any more for `grace` before unlinking it,
+    /// so a session that read the message's summary before another expunged it can still
+    /// read its content (`tern serve`; a one-shot CLI command unlinks at once).
+    pub fn keep_unreferenced_blobs_for(&self, grace: Duration) {
+        self.engine.keep_unreferenced_blobs_for(grace);
+    }
+
     /// Indexes message text in the background whenever the writer is idle (`tern serve`).
     /// Without it, text stays pending and searches read it directly: always correct, slower
     /// as the pending list grows.
@@ -125,11 +133,8 @@ impl SqliteStore {
             let blobs = Arc::clone(&blobs);
             move || blobs.sweep_tmp(ORPHAN_MIN_AGE)
         })
-        .await
-        .map_err(|e| StoreError::Corrupt(e.to_string()))??;
-        let files = tokio::task::spawn_blocking(move || blobs.list())
-            .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        .await??;
+        let files = tokio::task::spawn_blocking(move || blobs.list()).await??;
         let cutoff = std::time::SystemTime::now() - ORPHAN_MIN_AGE;
         let candidates: Vec<BlobId> = files
             .into_iter()
@@ -232,8 +237,7 @@ impl SqliteStore {
             blobs.write_many(&items)?;
             Ok(prepared)
         })
-        .await
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+        .await?
     }
 
     /// The one path every message takes into the store: blobs durable first, then one
@@ -479,6 +483,10 @@ impl Store for SqliteStore {
         self.read(move |c| mailboxes::status(c, account, mailbox))
             .await
     }
+    async fn claim_recent(&self, account: AccountId, mailbox: MailboxId) -> Result<RecentClaim> {
+        self.write(move |c, _| mailboxes::claim_recent(c, account, mailbox))
+            .await
+    }
 
     async fn append(
         &self,
@@ -627,16 +635,12 @@ impl Store for SqliteStore {
     }
     async fn open_blob(&self, blob: &BlobId) -> Result<BlobReader> {
         let (blobs, blob) = (Arc::clone(&self.blobs), blob.clone());
-        let file = tokio::task::spawn_blocking(move || blobs.open_file(&blob))
-            .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        let file = tokio::task::spawn_blocking(move || blobs.open_file(&blob)).await??;
         BlobReader::new(file)
     }
     async fn read_blob(&self, blob: &BlobId) -> Result<Bytes> {
         let (blobs, blob) = (Arc::clone(&self.blobs), blob.clone());
-        let raw = tokio::task::spawn_blocking(move || blobs.read(&blob))
-            .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        let raw = tokio::task::spawn_blocking(move || blobs.read(&blob)).await??;
         Ok(Bytes::from(raw))
     }
     fn spool(&self) -> Result<crate::Spool> {
@@ -673,13 +677,9 @@ impl Store for SqliteStore {
     ) -> Result<Copied> {
         let uids = uids.to_vec();
         self.write(move |c, ch| {
-            if from == to {
-                return Err(StoreError::invalid(
-                    "move",
-                    "source and destination are the same",
-                ));
-            }
-            // Within one account a move frees what it takes: counted, but not refused.
+            // Within one account a move frees what it takes: counted, but not refused. A move
+            // to the mailbox itself gives the messages new UIDs (RFC 6851 does not forbid it;
+            // Dovecot and Cyrus do the same).
             let copied = messages::copy_messages(c, ch, account, from, &uids, to, false)?;
             let moved: Vec<u32> = copied.uids.iter().map(|(src, _)| *src).collect();
             messages::remove_uids(c, ch, account, from, &moved)?;

@@ -5,10 +5,10 @@ use crate::error::{Result, StoreError};
 use rusqlite::Connection;
 
 /// The schema this binary writes. Bump it with a new entry in [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -256,6 +256,13 @@ CREATE TABLE state_snapshots (
     modseq     INTEGER NOT NULL,
     data       BLOB NOT NULL
 );
+"#;
+
+/// Version 8: the `\Recent` watermark of IMAP4rev1 (RFC 3501 §2.3.2). Messages stored before
+/// the upgrade are not recent: some client has seen them.
+const V8: &str = r#"
+ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET recent_uid = uid_next - 1;
 "#;
 
 /// Brings the schema up to [`SCHEMA_VERSION`], each step in its own transaction. Returns the

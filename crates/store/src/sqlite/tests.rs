@@ -1168,6 +1168,7 @@ async fn a_large_mailbox_is_listed_from_its_snapshot_and_the_changes_since() {
 }
 
 /// Takes a store back from schema version 7 to 6, and from 6 to 5.
+const UNDO_V8: &str = "ALTER TABLE mailboxes DROP COLUMN recent_uid;";
 const UNDO_V7: &str = "DROP TABLE state_snapshots;";
 const UNDO_V6: &str = "DROP TRIGGER mailbox_message_added; DROP TRIGGER mailbox_message_removed;
     DROP TRIGGER mailbox_message_flagged;
@@ -1260,8 +1261,10 @@ async fn mailbox_counters_follow_every_change() {
     // A version 5 store counts its mailboxes when it is opened.
     f.store.close();
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute_batch(&format!("{UNDO_V7} {UNDO_V6} PRAGMA user_version = 5;"))
-        .unwrap();
+    conn.execute_batch(&format!(
+        "{UNDO_V8} {UNDO_V7} {UNDO_V6} PRAGMA user_version = 5;"
+    ))
+    .unwrap();
     drop(conn);
     let store = SqliteStore::open(&f.path).unwrap();
     let counts = counted_twice(&store, &db, a).await;
@@ -1284,7 +1287,7 @@ async fn a_version_3_store_gets_its_text_reindexed_in_the_background() {
     conn.execute_batch(&format!(
         "DROP TRIGGER blob_text_removed; DROP TABLE blob_text; DROP TABLE text_pending;
          DROP INDEX messages_deleted;
-         {UNDO_V7} {UNDO_V6}
+         {UNDO_V8} {UNDO_V7} {UNDO_V6}
          CREATE VIRTUAL TABLE blob_text USING fts5(sender, recipients, subject, body,
              tokenize = 'trigram');
          CREATE TRIGGER blob_text_removed AFTER DELETE ON blobs BEGIN
@@ -1581,4 +1584,105 @@ async fn hostile_new_names_are_refused_but_stored_ones_stay_usable() {
     assert!(store.mailbox(a, "..").await.unwrap().is_some());
     store.delete_mailbox(a, "..").await.unwrap();
     assert!(store.mailbox(a, "..").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn each_new_message_is_recent_for_one_claim_only() {
+    let f = fixture();
+    let a = account(&f.store, "a@example.test").await;
+    let inbox = inbox(&f.store, a).await;
+    append(&f.store, a, inbox, message(1)).await;
+    append(&f.store, a, inbox, message(2)).await;
+    assert_eq!(f.store.mailbox_status(a, inbox).await.unwrap().recent, 2);
+    let first = f.store.claim_recent(a, inbox).await.unwrap();
+    assert_eq!(
+        first,
+        RecentClaim {
+            after: 0,
+            through: 2
+        }
+    );
+    assert_eq!(f.store.mailbox_status(a, inbox).await.unwrap().recent, 0);
+    let again = f.store.claim_recent(a, inbox).await.unwrap();
+    assert_eq!(
+        again,
+        RecentClaim {
+            after: 2,
+            through: 2
+        },
+        "nothing left to claim"
+    );
+    append(&f.store, a, inbox, message(3)).await;
+    let info = f.store.mailbox_by_id(a, inbox).await.unwrap();
+    assert_eq!(info.recent_uid, 2);
+    assert_eq!(f.store.mailbox_status(a, inbox).await.unwrap().recent, 1);
+    let third = f.store.claim_recent(a, inbox).await.unwrap();
+    assert_eq!(
+        third,
+        RecentClaim {
+            after: 2,
+            through: 3
+        }
+    );
+    let b = account(&f.store, "b@example.test").await;
+    assert!(
+        f.store.claim_recent(b, inbox).await.is_err(),
+        "not b's mailbox"
+    );
+}
+
+#[tokio::test]
+async fn parallel_claims_give_each_message_to_one_session() {
+    let f = fixture();
+    let a = account(&f.store, "a@example.test").await;
+    let inbox = inbox(&f.store, a).await;
+    let mut claims = Vec::new();
+    for n in 0..20 {
+        append(&f.store, a, inbox, message(n)).await;
+        let (s1, s2) = (Arc::clone(&f.store), Arc::clone(&f.store));
+        let (c1, c2) = tokio::join!(
+            tokio::spawn(async move { s1.claim_recent(a, inbox).await.unwrap() }),
+            tokio::spawn(async move { s2.claim_recent(a, inbox).await.unwrap() }),
+        );
+        claims.push(c1.unwrap());
+        claims.push(c2.unwrap());
+    }
+    let mut claimed: Vec<u32> = claims
+        .iter()
+        .flat_map(|c| c.after + 1..=c.through)
+        .collect();
+    claimed.sort_unstable();
+    assert_eq!(
+        claimed,
+        (1..=20).collect::<Vec<u32>>(),
+        "every UID exactly once"
+    );
+}
+
+#[tokio::test]
+async fn with_a_grace_period_an_expunged_message_stays_readable_until_it_ends() {
+    let f = fixture();
+    f.store
+        .keep_unreferenced_blobs_for(Duration::from_millis(300));
+    let a = account(&f.store, "a@example.test").await;
+    let inbox = inbox(&f.store, a).await;
+    let raw = message(1);
+    append(&f.store, a, inbox, raw.clone()).await;
+    let meta = f.store.message_states(a, inbox).await.unwrap();
+    let summary = f.store.summaries(a, inbox, &[meta[0].uid]).await.unwrap();
+    let blob = summary[0].meta.blob.clone();
+    f.store
+        .remove_messages(a, inbox, &[meta[0].uid])
+        .await
+        .unwrap();
+    // A session that loaded the summary before the expunge still reads the content.
+    assert_eq!(f.store.read_blob(&blob).await.unwrap(), raw);
+    // Once the period is over the file goes; the wait ends when it has gone.
+    while blob_files(&f.path) > 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(matches!(
+        f.store.read_blob(&blob).await,
+        Err(StoreError::BlobMissing(_))
+    ));
 }
