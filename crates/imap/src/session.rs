@@ -10,7 +10,7 @@ use imap_codec::decode::Decoder;
 use imap_codec::imap_types::command::{Command, CommandBody, StoreModifier};
 use imap_codec::imap_types::mailbox::Mailbox;
 use tern_net::{Connection, MaybeTlsStream};
-use tern_store::{Account, Change, StoreError, names};
+use tern_store::{Account, Change, MailboxInfo, RecentClaim, StoreError, names};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::broadcast;
 
@@ -599,6 +599,27 @@ impl Session {
         }
     }
 
+    /// Sends FLAGS and PERMANENTFLAGS first when the keywords of these messages of the view
+    /// hold one the client was not told of (RFC 9051 §7.3.5): before any FETCH shows it.
+    pub fn announce_keywords_of(&mut self, indexes: &[usize]) {
+        let Some(View {
+            messages,
+            announced,
+            read_only,
+            ..
+        }) = self.selected.as_mut()
+        else {
+            return;
+        };
+        let keywords = indexes
+            .iter()
+            .filter_map(|&i| messages.get(i))
+            .flat_map(|m| &m.keywords);
+        if announced.learn(keywords) {
+            wire::flags_announcement(&mut self.io.out, announced.keywords(), *read_only);
+        }
+    }
+
     /// Marks the view dirty for every change to the selected mailbox the feed announced.
     pub fn drain_feed(&mut self) {
         let Some(feed) = self.feed.as_mut() else {
@@ -623,6 +644,37 @@ impl Session {
         }
     }
 
+    /// The `\\Recent` UIDs this IMAP4rev1 session gets when a sync finds messages up to UID
+    /// `newest` (RFC 3501 §2.3.2): claimed from the store unless another session has them,
+    /// only looked at under EXAMINE. `None` when there is nothing new to claim.
+    async fn recent_claim_for(
+        &self,
+        info: &MailboxInfo,
+        newest: u32,
+    ) -> Result<Option<RecentClaim>, StoreError> {
+        let Some(view) = self.selected.as_ref() else {
+            return Ok(None);
+        };
+        let known = view.messages.last().map_or(0, |m| m.uid);
+        let claimed = view.recent.through().max(known);
+        if self.rev2 || newest <= claimed || newest <= info.recent_uid {
+            return Ok(None);
+        }
+        if view.read_only {
+            let through = info.uid_next.saturating_sub(1).max(newest);
+            return Ok(Some(RecentClaim {
+                after: info.recent_uid,
+                through,
+            }));
+        }
+        Ok(Some(
+            self.config
+                .store
+                .claim_recent(info.account, info.id)
+                .await?,
+        ))
+    }
+
     /// Brings the view up to date: EXPUNGE for messages gone, EXISTS for new ones, FETCH FLAGS
     /// for flags changed by others (RFC 9051 §7.4.1, §7.3.1, §7.5.2).
     pub async fn sync_view(&mut self) -> Result<(), StoreError> {
@@ -641,10 +693,24 @@ impl Session {
         let vanished = store.vanished_since(account, mailbox, since).await?;
         let changed = store.changed_since(account, mailbox, since).await?;
         let (rev2, condstore, qresync) = (self.rev2, self.condstore, self.qresync);
+        let newest = changed.iter().map(|m| m.uid).max().unwrap_or(0);
+        let claim = self.recent_claim_for(&info, newest).await?;
         self.report_expunged(&vanished);
         let Some(view) = self.selected.as_mut() else {
             return Ok(());
         };
+        if let Some(claim) = claim {
+            view.recent.add(claim);
+        }
+        // New keywords (set by another session, or on a message delivered, appended, copied
+        // or moved in) are announced before the FETCH that shows them (RFC 9051 §7.3.5).
+        if view
+            .announced
+            .learn(changed.iter().flat_map(|m| &m.keywords))
+        {
+            let keywords = view.announced.keywords();
+            wire::flags_announcement(&mut self.io.out, keywords, view.read_only);
+        }
         let out = &mut self.io.out;
         let mut added = false;
         let mut highest = info.highest_modseq.max(since);
@@ -655,9 +721,9 @@ impl Session {
                     if view.messages[index].modseq == meta.modseq {
                         continue; // our own change, already reported
                     }
-                    // RFC 7162 §3.2.4: with QRESYNC, unsolicited FETCH carries the UID.
-                    wire::fetch_flags(out, index + 1, &meta, rev2 || qresync, condstore);
                     Arc::make_mut(&mut view.messages)[index] = meta;
+                    // RFC 7162 §3.2.4: with QRESYNC, unsolicited FETCH carries the UID.
+                    wire::fetch_flags(out, view, index, rev2 || qresync, condstore);
                 }
                 None if view.messages.last().is_none_or(|last| meta.uid > last.uid) => {
                     Arc::make_mut(&mut view.messages).push(meta);
@@ -668,6 +734,10 @@ impl Session {
         }
         if added {
             out.extend_from_slice(format!("* {} EXISTS\r\n", view.messages.len()).as_bytes());
+            if !rev2 {
+                // RFC 3501 §7.3.2: the number of recent messages changes with them.
+                out.extend_from_slice(format!("* {} RECENT\r\n", view.recent_count()).as_bytes());
+            }
         }
         view.uid_next = view.uid_next.max(info.uid_next);
         view.synced_modseq = highest;

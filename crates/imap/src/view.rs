@@ -4,7 +4,7 @@
 
 use imap_codec::imap_types::sequence::{SeqOrUid, SequenceSet};
 use std::sync::Arc;
-use tern_store::MailboxId;
+use tern_store::{MailboxId, RecentClaim};
 
 /// What the view keeps per message: enough for sequence numbers, FLAGS, MODSEQ, INTERNALDATE,
 /// RFC822.SIZE and the cheap SEARCH keys. The blob and the parsed summary are loaded when a
@@ -27,11 +27,80 @@ pub struct View {
     pub synced_modseq: u64,
     /// The change feed announced something for this mailbox since the last sync.
     pub dirty: bool,
+    /// The keywords the client was told of in the last FLAGS response.
+    pub announced: Announced,
+    /// The UIDs that are `\Recent` in this session (IMAP4rev1 only; empty under rev2).
+    pub recent: RecentUids,
+}
+
+/// The UIDs an IMAP4rev1 session sees as `\Recent` (RFC 3501 §2.3.2): the ranges it claimed
+/// from the store, or (EXAMINE) those nobody had claimed when it looked.
+#[derive(Debug, Default)]
+pub struct RecentUids(Vec<RecentClaim>);
+
+impl RecentUids {
+    pub fn add(&mut self, claim: RecentClaim) {
+        if claim.through <= claim.after {
+            return;
+        }
+        match self.0.last_mut() {
+            Some(last) if last.through >= claim.after => {
+                last.through = last.through.max(claim.through)
+            }
+            _ => self.0.push(claim),
+        }
+    }
+
+    pub fn contains(&self, uid: u32) -> bool {
+        self.0.iter().any(|c| c.after < uid && uid <= c.through)
+    }
+
+    /// The highest UID claimed so far (0 before any).
+    pub fn through(&self) -> u32 {
+        self.0.iter().map(|c| c.through).max().unwrap_or(0)
+    }
+}
+
+/// The keywords a session has announced with FLAGS (RFC 9051 §7.3.5): a FETCH may show only
+/// these, so when the set in the mailbox grows, a new FLAGS goes out first.
+#[derive(Debug, Default)]
+pub struct Announced(Vec<String>);
+
+impl Announced {
+    pub fn new(keywords: Vec<String>) -> Announced {
+        Announced(keywords)
+    }
+
+    /// The announced keywords, in the order they were announced.
+    pub fn keywords(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Adds the keywords not yet announced; true when there were any, so a new FLAGS is due.
+    /// Flags compare without regard to case (RFC 9051 §2.3.2).
+    pub fn learn<'a>(&mut self, keywords: impl IntoIterator<Item = &'a String>) -> bool {
+        let mut grew = false;
+        for keyword in keywords {
+            if !self.0.iter().any(|k| k.eq_ignore_ascii_case(keyword)) {
+                self.0.push(keyword.clone());
+                grew = true;
+            }
+        }
+        grew
+    }
 }
 
 impl View {
     pub fn exists(&self) -> u32 {
         self.messages.len() as u32
+    }
+
+    /// How many messages of the view are `\Recent` in this session (the `* n RECENT` count).
+    pub fn recent_count(&self) -> usize {
+        self.messages
+            .iter()
+            .filter(|m| self.recent.contains(m.uid))
+            .count()
     }
 
     /// The index of the message with `uid`.
@@ -117,6 +186,8 @@ mod tests {
                 .into(),
             synced_modseq: 1,
             dirty: false,
+            announced: Announced::default(),
+            recent: RecentUids::default(),
         }
     }
 
@@ -130,6 +201,41 @@ mod tests {
         assert_eq!(v.resolve(&set("1:*"), false), [0, 1, 2, 3]);
         assert_eq!(v.resolve(&set("2,4,2,9"), false), [1, 3]);
         assert_eq!(v.resolve(&set("*:3"), false), [2, 3]);
+    }
+
+    #[test]
+    fn keywords_are_announced_once_whatever_their_case() {
+        let mut announced = Announced::new(vec!["$Work".into()]);
+        assert!(!announced.learn(&["$work".to_string()]));
+        assert!(announced.learn(&["NIL".to_string(), "$Work".to_string()]));
+        assert!(!announced.learn(&["nil".to_string()]));
+        assert_eq!(announced.keywords(), ["$Work", "NIL"]);
+    }
+
+    #[test]
+    fn recent_ranges_join_and_contain_only_what_was_claimed() {
+        let mut recent = RecentUids::default();
+        recent.add(RecentClaim {
+            after: 3,
+            through: 3,
+        });
+        assert!(!recent.contains(3), "an empty claim holds nothing");
+        recent.add(RecentClaim {
+            after: 3,
+            through: 5,
+        });
+        recent.add(RecentClaim {
+            after: 5,
+            through: 7,
+        });
+        recent.add(RecentClaim {
+            after: 9,
+            through: 10,
+        });
+        assert_eq!(recent.0.len(), 2, "adjacent claims join");
+        let inside: Vec<u32> = (1..=11).filter(|&uid| recent.contains(uid)).collect();
+        assert_eq!(inside, [4, 5, 6, 7, 10]);
+        assert_eq!(recent.through(), 10);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use tern_store::Flags;
 
-use crate::view::Entry;
+use crate::view::View;
 
 /// Appends `s` as an IMAP string: quoted when it is short and safe, else a literal.
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
@@ -88,14 +88,43 @@ pub fn flag_list(out: &mut Vec<u8>, flags: Flags, keywords: &[String], recent: b
     out.push(b')');
 }
 
-/// `* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])`: a flag change, solicited or not.
-pub fn fetch_flags(out: &mut Vec<u8>, seq: usize, meta: &Entry, uid: bool, modseq: bool) {
-    out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+/// `* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]`: the flags of the selected mailbox, at
+/// SELECT and whenever its keywords grow (RFC 9051 §7.3.5, §7.1). A read-only mailbox has no
+/// permanent flags.
+pub fn flags_announcement(out: &mut Vec<u8>, keywords: &[String], read_only: bool) {
+    const SYSTEM: &[u8] = b"\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+    let mut list = SYSTEM.to_vec();
+    for keyword in keywords {
+        list.push(b' ');
+        list.extend_from_slice(keyword.as_bytes());
+    }
+    out.extend_from_slice(b"* FLAGS (");
+    out.extend_from_slice(&list);
+    out.extend_from_slice(b")\r\n* OK [PERMANENTFLAGS (");
+    if !read_only {
+        out.extend_from_slice(&list);
+        out.extend_from_slice(b" \\*");
+    }
+    out.extend_from_slice(b")] Limited\r\n");
+}
+
+/// `* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])` for the view's message at `index`: a flag
+/// change, solicited or not.
+pub fn fetch_flags(out: &mut Vec<u8>, view: &View, index: usize, uid: bool, modseq: bool) {
+    let Some(meta) = view.messages.get(index) else {
+        return;
+    };
+    out.extend_from_slice(format!("* {} FETCH (", index + 1).as_bytes());
     if uid {
         out.extend_from_slice(format!("UID {} ", meta.uid).as_bytes());
     }
     out.extend_from_slice(b"FLAGS ");
-    flag_list(out, meta.flags, &meta.keywords, false);
+    flag_list(
+        out,
+        meta.flags,
+        &meta.keywords,
+        view.recent.contains(meta.uid),
+    );
     if modseq {
         out.extend_from_slice(format!(" MODSEQ ({})", meta.modseq).as_bytes());
     }
@@ -134,6 +163,21 @@ mod tests {
         let mut out = Vec::new();
         f(&mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn flags_announcement_lists_the_keywords_and_permanent_flags() {
+        let keywords = ["$Work".to_string(), "NIL".to_string()];
+        assert_eq!(
+            enc(|o| flags_announcement(o, &keywords, false)),
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work NIL)\r\n\
+             * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work NIL \\*)] \
+             Limited\r\n"
+        );
+        assert!(
+            enc(|o| flags_announcement(o, &[], true))
+                .ends_with("* OK [PERMANENTFLAGS ()] Limited\r\n")
+        );
     }
 
     #[test]

@@ -51,6 +51,8 @@ async fn idle_sees_deliveries_flag_changes_and_removals_in_order() {
             .unwrap();
         assert!(delivered[0].is_ok());
         assert_eq!(line(&mut client).await, format!("* {n} EXISTS"));
+        // An IMAP4rev1 session: the new message is \Recent in it (RFC 3501 §7.3.2).
+        assert_eq!(line(&mut client).await, format!("* {n} RECENT"));
     }
     // The webmail marks the first one read.
     let change = FlagChange {
@@ -63,7 +65,10 @@ async fn idle_sees_deliveries_flag_changes_and_removals_in_order() {
         .update_flags(account.id, inbox.id, &[1], change)
         .await
         .unwrap();
-    assert_eq!(line(&mut client).await, "* 1 FETCH (FLAGS (\\Seen))");
+    assert_eq!(
+        line(&mut client).await,
+        "* 1 FETCH (FLAGS (\\Recent \\Seen))"
+    );
     // POP3 deletes it for good.
     store
         .remove_messages(account.id, inbox.id, &[1])
@@ -78,6 +83,9 @@ async fn idle_sees_deliveries_flag_changes_and_removals_in_order() {
         .write_all(b"f FETCH 1:* (UID FLAGS)\r\n")
         .await
         .unwrap();
-    assert_eq!(line(&mut client).await, "* 1 FETCH (UID 2 FLAGS ())");
+    assert_eq!(
+        line(&mut client).await,
+        "* 1 FETCH (UID 2 FLAGS (\\Recent))"
+    );
     assert_eq!(line(&mut client).await, "f OK FETCH completed");
 }

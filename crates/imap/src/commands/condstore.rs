@@ -47,12 +47,14 @@ impl Session {
         let Some(view) = self.selected.as_ref() else {
             return;
         };
+        let indexes: Vec<usize> = uids.filter_map(|uid| view.index_of_uid(uid)).collect();
+        self.announce_keywords_of(&indexes);
+        let Some(view) = self.selected.as_ref() else {
+            return;
+        };
         let out = &mut self.io.out;
-        for uid in uids {
-            let Some(index) = view.index_of_uid(uid) else {
-                continue;
-            };
-            wire::fetch_flags(out, index + 1, &view.messages[index], true, true);
+        for index in indexes {
+            wire::fetch_flags(out, view, index, true, true);
         }
     }
 }

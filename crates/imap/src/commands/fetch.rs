@@ -128,6 +128,8 @@ impl Session {
                 }
             }
         }
+        // The flags shown are the view's: their keywords are announced first (RFC 9051 §7.3.5).
+        self.announce_keywords_of(&indexes);
         let Some(view) = self.selected.as_ref() else {
             return Ok(Reply::bad("No mailbox selected"));
         };
@@ -186,6 +188,9 @@ impl Session {
         // thread as the session encodes and sends (on 2 cores, a FETCH 1:* of a large mailbox
         // takes about half the time).
         let mut next = chunk_uids.first().map(|uids| load(uids));
+        // Messages of the view another session expunged: their data is left out and the
+        // FETCH ends `NO [EXPUNGEISSUED]` (RFC 2180 §4.1.2, RFC 5530 §3).
+        let mut expunged_meanwhile = false;
         for (n, chunk) in indexes.chunks(BATCH).enumerate() {
             let Some(loading) = next.take() else {
                 break;
@@ -196,7 +201,7 @@ impl Session {
             } = match loading.await {
                 Ok(Ok(chunk)) => chunk,
                 Ok(Err(e)) => return Ok(store_error(&e)),
-                Err(e) => return Ok(store_error(&tern_store::StoreError::Corrupt(e.to_string()))),
+                Err(e) => return Ok(store_error(&StoreError::from(e))),
             };
             next = chunk_uids.get(n + 1).map(|uids| load(uids));
             let uids = &chunk_uids[n];
@@ -232,22 +237,31 @@ impl Session {
                     break;
                 };
                 let meta = view.messages[index].clone();
+                let recent = view.recent.contains(uid);
                 let found = summaries.iter().find(|s| s.meta.uid == uid);
                 let summary = found.map(|s| &s.summary);
                 if needs_summary && summary.is_none() {
-                    continue; // expunged meanwhile; reported later
+                    expunged_meanwhile = true;
+                    continue;
                 }
                 let envelope = if envelope_only {
                     match envelopes.binary_search_by_key(&uid, |(uid, _)| *uid) {
                         Ok(i) => Some(EnvelopeSource::Stored(&envelopes[i].1)),
-                        Err(_) => continue, // expunged meanwhile
+                        Err(_) => {
+                            expunged_meanwhile = true;
+                            continue;
+                        }
                     }
                 } else {
                     summary.map(|s| EnvelopeSource::Decoded(&s.envelope))
                 };
                 let blob = if let (true, Some(found)) = (needs_blob, found) {
-                    match store.read_blob(&found.meta.blob).await {
-                        Ok(blob) => blob,
+                    match read_content(&store, account, mailbox, &found.meta).await {
+                        Ok(Some(blob)) => blob,
+                        Ok(None) => {
+                            expunged_meanwhile = true;
+                            continue;
+                        }
                         Err(e) => return Ok(store_error(&e)),
                     }
                 } else {
@@ -264,7 +278,7 @@ impl Session {
                 let written = write_message(
                     &mut out,
                     index + 1,
-                    &meta,
+                    (&meta, recent),
                     Loaded {
                         summary,
                         envelope,
@@ -284,6 +298,11 @@ impl Session {
                 self.io.flush_if_large().await?;
             }
         }
+        if expunged_meanwhile {
+            return Ok(
+                Reply::no("Some of the requested messages no longer exist").code("EXPUNGEISSUED")
+            );
+        }
         Ok(Reply::ok(if by_uid {
             "UID FETCH completed"
         } else {
@@ -301,6 +320,31 @@ impl Session {
                 Arc::make_mut(&mut view.messages)[index] = Entry::from(meta);
             }
         }
+    }
+}
+
+/// A message's content, or `None` when another session expunged it after this FETCH read its
+/// summary and longer ago than the store keeps such content (a lost file is still an error).
+async fn read_content(
+    store: &SharedStore,
+    account: AccountId,
+    mailbox: MailboxId,
+    meta: &MessageMeta,
+) -> Result<Option<Bytes>, StoreError> {
+    match store.read_blob(&meta.blob).await {
+        Ok(blob) => Ok(Some(blob)),
+        Err(StoreError::BlobMissing(blob)) => {
+            let still_there = !store
+                .summaries(account, mailbox, &[meta.uid])
+                .await?
+                .is_empty();
+            if still_there {
+                return Err(StoreError::BlobMissing(blob));
+            }
+            tracing::debug!(uid = meta.uid, "FETCH of a message expunged meanwhile");
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -330,11 +374,11 @@ impl EnvelopeSource<'_> {
     }
 }
 
-/// One `* n FETCH (...)` response.
+/// One `* n FETCH (...)` response for the view's `meta`, `\Recent` in this session or not.
 fn write_message(
     out: &mut Vec<u8>,
     seq: usize,
-    meta: &Entry,
+    (meta, recent): (&Entry, bool),
     loaded: Loaded<'_>,
     items: &[MessageDataItemName<'_>],
     save_date: bool,
@@ -355,7 +399,7 @@ fn write_message(
             }
             MessageDataItemName::Flags => {
                 out.extend_from_slice(b"FLAGS ");
-                wire::flag_list(out, meta.flags, &meta.keywords, false);
+                wire::flag_list(out, meta.flags, &meta.keywords, recent);
             }
             MessageDataItemName::InternalDate => {
                 out.extend_from_slice(b"INTERNALDATE \"");

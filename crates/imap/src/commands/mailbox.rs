@@ -12,8 +12,9 @@ use tern_store::{MailboxInfo, names};
 
 use crate::extended::{Extension, ListOptions};
 use crate::session::{Fatal, Reply, Session, store_error};
-use crate::view::View;
+use crate::view::{Announced, RecentUids, View};
 use crate::view_cache::{Listed, Lookup};
+use crate::wire;
 
 impl Session {
     pub(crate) fn account_id(&self) -> tern_store::AccountId {
@@ -39,6 +40,30 @@ impl Session {
         let listed = Listed::new(Arc::new(messages));
         self.config.views.put(info, &listed);
         Ok(listed)
+    }
+
+    /// The messages that are `\Recent` in a session selecting `info` (RFC 3501 §2.3.2): under
+    /// IMAP4rev1 SELECT claims those no session has seen, EXAMINE only looks; IMAP4rev2 has
+    /// no `\Recent` (RFC 9051 Appendix E) and costs nothing.
+    async fn recent_of_selected(
+        &self,
+        info: &MailboxInfo,
+        read_only: bool,
+    ) -> Result<RecentUids, tern_store::StoreError> {
+        let mut recent = RecentUids::default();
+        let last = info.uid_next.saturating_sub(1);
+        if self.rev2 || info.recent_uid >= last {
+            return Ok(recent);
+        }
+        recent.add(if read_only {
+            tern_store::RecentClaim {
+                after: info.recent_uid,
+                through: last,
+            }
+        } else {
+            self.store().claim_recent(info.account, info.id).await?
+        });
+        Ok(recent)
     }
 
     /// SELECT / EXAMINE (RFC 9051 §6.3.2, §6.3.3).
@@ -87,6 +112,10 @@ impl Session {
             Ok(listed) => listed,
             Err(e) => return Ok(store_error(&e)),
         };
+        let recent = match self.recent_of_selected(&info, read_only).await {
+            Ok(recent) => recent,
+            Err(e) => return Ok(store_error(&e)),
+        };
         let view = View {
             mailbox: info.id,
             name: info.name.clone(),
@@ -96,28 +125,21 @@ impl Session {
             messages: entries,
             synced_modseq: facts.max_modseq.max(info.highest_modseq),
             dirty: false,
+            announced: Announced::new(facts.keywords.clone()),
+            recent,
         };
         // Changes committed while we read are picked up at the next sync.
         self.drain_feed();
-        let keywords: String = facts.keywords.iter().map(|k| format!(" {k}")).collect();
         let io = &mut self.io;
         io.untagged(&format!("{} EXISTS", view.exists()));
         if !self.rev2 {
             // RFC 3501 §6.3.1: RECENT and the first unseen message, gone from rev2.
-            io.untagged("0 RECENT");
+            io.untagged(&format!("{} RECENT", view.recent_count()));
             if let Some(first) = facts.first_unseen {
                 io.untagged(&format!("OK [UNSEEN {}] First unseen", first + 1));
             }
         }
-        io.untagged(&format!(
-            "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{keywords})"
-        ));
-        let permanent = if read_only {
-            "()".to_string()
-        } else {
-            format!("(\\Answered \\Flagged \\Deleted \\Seen \\Draft{keywords} \\*)")
-        };
-        io.untagged(&format!("OK [PERMANENTFLAGS {permanent}] Limited"));
+        wire::flags_announcement(&mut io.out, view.announced.keywords(), read_only);
         io.untagged(&format!(
             "OK [UIDVALIDITY {}] UIDs valid",
             view.uid_validity
@@ -410,7 +432,7 @@ impl Session {
         for item in items {
             let field = match item {
                 StatusDataItemName::Messages => format!("MESSAGES {}", status.messages),
-                StatusDataItemName::Recent => "RECENT 0".to_string(),
+                StatusDataItemName::Recent => format!("RECENT {}", status.recent),
                 StatusDataItemName::UidNext => format!("UIDNEXT {}", status.uid_next),
                 StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", status.uid_validity),
                 StatusDataItemName::Unseen => format!("UNSEEN {}", status.unseen),

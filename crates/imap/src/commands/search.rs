@@ -287,6 +287,11 @@ struct Message<'a> {
 }
 
 impl Message<'_> {
+    /// `\Recent` in this session (RFC 3501 §2.3.2).
+    fn recent(&self) -> bool {
+        self.view.recent.contains(self.meta.uid)
+    }
+
     fn matches(&self, key: &SearchKey<'_>) -> bool {
         let flags = self.meta.flags;
         let has = |f: Flags| flags.contains(f);
@@ -332,9 +337,10 @@ impl Message<'_> {
             SearchKey::Unflagged => !has(Flags::FLAGGED),
             SearchKey::Seen => has(Flags::SEEN),
             SearchKey::Unseen => !has(Flags::SEEN),
-            // \Recent is not kept (RFC 9051 removed it): no message is recent.
-            SearchKey::Recent | SearchKey::New => false,
-            SearchKey::Old => true,
+            // RFC 3501 §6.4.4; under IMAP4rev2 no message is recent (RFC 9051 removed it).
+            SearchKey::Recent => self.recent(),
+            SearchKey::New => self.recent() && !has(Flags::SEEN),
+            SearchKey::Old => !self.recent(),
             SearchKey::Keyword(k) => self
                 .meta
                 .keywords

@@ -60,6 +60,8 @@ impl Session {
                 Err(e) => return store_error(&e),
             }
         }
+        // Even with .SILENT: the set of keywords grew (RFC 9051 §7.3.5).
+        self.announce_keywords_of(&indexes);
         let condstore = self.condstore;
         if matches!(response, StoreResponse::Answer) {
             let rev2 = self.rev2;
@@ -69,8 +71,7 @@ impl Session {
                     if modified.contains(&view.messages[index].uid) {
                         continue;
                     }
-                    let meta = &view.messages[index];
-                    wire::fetch_flags(out, index + 1, meta, by_uid || rev2, condstore);
+                    wire::fetch_flags(out, view, index, by_uid || rev2, condstore);
                 }
             }
         }

@@ -11,6 +11,7 @@ use tern_store::{SqliteStore, Store};
 use tokio::net::TcpListener;
 
 /// The account every test logs in as: `u@example.test`, password `pw`.
+#[allow(dead_code)]
 pub const LOGIN: &[u8] = b"l LOGIN u@example.test pw\r\n";
 
 /// The test account (see [`LOGIN`]) and its INBOX.
@@ -90,4 +91,91 @@ pub async fn server() -> (SocketAddr, tempfile::TempDir, Arc<SqliteStore>) {
         }
     });
     (addr, dir, store)
+}
+
+/// A raw IMAP client for the tests: sends a command and returns every line up to its tagged
+/// answer, each literal (`{n}` at a line's end) read in place as text.
+#[allow(dead_code)]
+pub struct Client {
+    reader: tokio::io::BufReader<tokio::net::TcpStream>,
+    next_tag: u32,
+}
+
+#[allow(dead_code)]
+impl Client {
+    /// Connected and logged in as [`LOGIN`], the greeting and LOGIN answer read.
+    pub async fn login(addr: SocketAddr) -> Client {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut client = Client {
+            reader: tokio::io::BufReader::new(stream),
+            next_tag: 0,
+        };
+        let greeting = client.line().await;
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        let answer = client.command("LOGIN u@example.test pw").await;
+        assert!(answer.last().unwrap().contains(" OK"), "{answer:?}");
+        client
+    }
+
+    /// One response line (with its literals), without the final CRLF.
+    pub async fn line(&mut self) -> String {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        let mut whole = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                self.reader.read_until(b'\n', &mut line),
+            )
+            .await
+            .expect("the server answered in time")
+            .expect("read");
+            assert!(
+                line.ends_with(b"\r\n"),
+                "connection closed: {whole:?}{line:?}"
+            );
+            line.truncate(line.len() - 2);
+            whole.extend_from_slice(&line);
+            let Some(size) = literal_size(&line) else {
+                return String::from_utf8_lossy(&whole).into_owned();
+            };
+            let mut literal = vec![0; size];
+            self.reader.read_exact(&mut literal).await.expect("literal");
+            whole.extend_from_slice(b"\r\n");
+            whole.extend_from_slice(&literal);
+        }
+    }
+
+    /// Sends `text` with a new tag and returns the lines up to and including the tagged one.
+    pub async fn command(&mut self, text: &str) -> Vec<String> {
+        self.next_tag += 1;
+        let tag = format!("t{}", self.next_tag);
+        self.send(format!("{tag} {text}\r\n").as_bytes()).await;
+        self.until_tagged(&tag).await
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.reader.get_mut().write_all(bytes).await.unwrap();
+    }
+
+    pub async fn until_tagged(&mut self, tag: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line().await;
+            let done = line.starts_with(&format!("{tag} "));
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+}
+
+/// `n` when a line ends with a literal's announcement `{n}` (or `~{n}`, `{n+}`).
+fn literal_size(line: &[u8]) -> Option<usize> {
+    let open = line.strip_suffix(b"}")?;
+    let start = open.iter().rposition(|&b| b == b'{')?;
+    let digits = std::str::from_utf8(&open[start + 1..]).ok()?;
+    digits.trim_end_matches('+').parse().ok()
 }

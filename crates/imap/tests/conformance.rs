@@ -1,0 +1,244 @@
+//! What an outside conformance run found (issue 13), each as a client sees it on the wire:
+//! keywords announced before use, reading a message another session expunged, MOVE to the
+//! mailbox itself, and `\Recent` for IMAP4rev1 sessions.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::Client;
+use tern_store::{AppendTarget, Flags, SqliteStore, Store};
+
+async fn deliver(store: &SqliteStore, n: usize, keywords: &[&str]) {
+    let (account, inbox) = common::account_and_inbox(store).await;
+    let raw = Bytes::from(format!("Subject: m{n}\r\n\r\nbody {n}\r\n"));
+    let target = AppendTarget {
+        account: account.id,
+        mailbox: inbox.id,
+        flags: Flags::NONE,
+        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+    };
+    let delivered = store
+        .deliver(raw, 1_700_000_000, vec![target])
+        .await
+        .unwrap();
+    assert!(delivered[0].is_ok());
+}
+
+/// The keywords of the last `* FLAGS (...)` line, lower-cased.
+fn flags_announced(lines: &[String], announced: &mut Vec<String>) {
+    for line in lines {
+        if let Some(list) = line.strip_prefix("* FLAGS (") {
+            *announced = list
+                .trim_end_matches(')')
+                .split(' ')
+                .filter(|f| !f.starts_with('\\'))
+                .map(str::to_ascii_lowercase)
+                .collect();
+        }
+    }
+}
+
+/// Every keyword a FETCH shows was in a FLAGS response before it (RFC 9051 §7.3.5).
+fn assert_keywords_announced(lines: &[String], announced: &mut Vec<String>) {
+    for line in lines {
+        flags_announced(std::slice::from_ref(line), announced);
+        let Some(at) = line.find("FLAGS (").filter(|_| line.contains(" FETCH (")) else {
+            continue;
+        };
+        let list = &line[at + 7..];
+        let list = &list[..list.find(')').unwrap()];
+        for keyword in list
+            .split(' ')
+            .filter(|f| !f.is_empty() && !f.starts_with('\\'))
+        {
+            assert!(
+                announced.contains(&keyword.to_ascii_lowercase()),
+                "{keyword} shown before FLAGS announced it: {line:?} in {lines:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_keywords_are_announced_before_any_fetch_shows_them() {
+    let (addr, _dir, store) = common::server().await;
+    deliver(&store, 1, &[]).await;
+    let mut a = Client::login(addr).await;
+    let mut b = Client::login(addr).await;
+    let mut announced = Vec::new();
+    assert_keywords_announced(&a.command("SELECT INBOX").await, &mut announced);
+    b.command("SELECT INBOX").await;
+
+    // Another session's STORE: seen at A's next sync.
+    b.command("STORE 1 +FLAGS ($Kw1)").await;
+    let noop = a.command("NOOP").await;
+    assert!(
+        noop.iter()
+            .any(|l| l.starts_with("* FLAGS (") && l.contains("$Kw1")),
+        "{noop:?}"
+    );
+    assert_keywords_announced(&noop, &mut announced);
+
+    // This session's own STORE, even .SILENT, and a keyword literally named NIL.
+    let silent = a.command("STORE 1 +FLAGS.SILENT (NIL)").await;
+    assert_keywords_announced(&silent, &mut announced);
+    assert_keywords_announced(&a.command("FETCH 1 FLAGS").await, &mut announced);
+    assert!(announced.contains(&"nil".to_string()), "{silent:?}");
+
+    // A delivery carrying a keyword, and a COPY in from another mailbox.
+    deliver(&store, 2, &["$Delivered"]).await;
+    b.command("CREATE Other").await;
+    b.command("SELECT Other").await;
+    b.command("APPEND Other ($Copied) {14}\r\nSubject: x\r\n\r\n")
+        .await;
+    b.command("COPY 1 INBOX").await;
+    let lines = [a.command("NOOP").await, a.command("FETCH 1:* FLAGS").await].concat();
+    assert_keywords_announced(&lines, &mut announced);
+    for keyword in ["$delivered", "$copied"] {
+        assert!(announced.contains(&keyword.to_string()), "{lines:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_another_session_expunged_is_answered_expungeissued_until_reported() {
+    let (addr, _dir, store) = common::server().await;
+    // As `tern serve` runs: content outlives its last reference for a while, so a FETCH that
+    // read a summary just before the expunge still finds the content (the store's tests
+    // check that part); here the summary itself is gone.
+    store.keep_unreferenced_blobs_for(Duration::from_secs(300));
+    deliver(&store, 1, &[]).await;
+    deliver(&store, 2, &[]).await;
+    let mut a = Client::login(addr).await;
+    let mut b = Client::login(addr).await;
+    a.command("SELECT INBOX").await;
+    b.command("SELECT INBOX").await;
+    b.command("STORE 1 +FLAGS (\\Deleted)").await;
+    b.command("EXPUNGE").await;
+    for items in [
+        "BODY.PEEK[]",
+        "RFC822.SIZE BODY.PEEK[HEADER]",
+        "BODYSTRUCTURE",
+        "ENVELOPE",
+    ] {
+        let fetch = a.command(&format!("FETCH 1:2 ({items})")).await;
+        assert!(
+            fetch.iter().any(|l| l.starts_with("* 2 FETCH")),
+            "the other message is still sent: {fetch:?}"
+        );
+        // RFC 9051 §7.5.1: A may not be told of the expunge during FETCH; RFC 2180 §4.1.2,
+        // RFC 5530 §3: the FETCH ends NO [EXPUNGEISSUED], never SERVERBUG.
+        let tagged = fetch.last().unwrap();
+        assert!(tagged.contains("NO [EXPUNGEISSUED]"), "{items}: {fetch:?}");
+    }
+    let noop = a.command("NOOP").await;
+    assert!(noop.contains(&"* 1 EXPUNGE".to_string()), "{noop:?}");
+    let fetch = a.command("FETCH 1 BODY.PEEK[TEXT]").await;
+    assert_eq!(fetch[0], "* 1 FETCH (BODY[TEXT] {8}\r\nbody 2\r\n)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn move_and_copy_to_the_mailbox_itself_give_new_uids() {
+    let (addr, _dir, store) = common::server().await;
+    deliver(&store, 1, &[]).await;
+    deliver(&store, 2, &[]).await;
+    let mut a = Client::login(addr).await;
+    let select = a.command("SELECT INBOX").await;
+    let validity = select
+        .iter()
+        .find_map(|l| l.strip_prefix("* OK [UIDVALIDITY "))
+        .and_then(|l| l.split(']').next())
+        .unwrap()
+        .to_string();
+    let copy = a.command("COPY 1 INBOX").await;
+    assert!(
+        copy.last()
+            .unwrap()
+            .contains(&format!("OK [COPYUID {validity} 1 3]")),
+        "{copy:?}"
+    );
+    let moved = a.command("UID MOVE 2 INBOX").await;
+    assert!(
+        moved.contains(&format!("* OK [COPYUID {validity} 2 4] Moved")),
+        "{moved:?}"
+    );
+    assert!(moved.contains(&"* 2 EXPUNGE".to_string()), "{moved:?}");
+    assert!(moved.last().unwrap().contains("OK"), "{moved:?}");
+    let uids = a.command("UID FETCH 1:* UID").await;
+    let listed: Vec<&String> = uids.iter().filter(|l| l.starts_with("* ")).collect();
+    assert_eq!(
+        listed,
+        [
+            "* 1 FETCH (UID 1)",
+            "* 2 FETCH (UID 3)",
+            "* 3 FETCH (UID 4)"
+        ],
+        "{uids:?}"
+    );
+}
+
+fn recent_count(lines: &[String]) -> Option<String> {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("* ")?.strip_suffix(" RECENT"))
+        .map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_goes_to_the_first_imap4rev1_session_only() {
+    let (addr, _dir, store) = common::server().await;
+    deliver(&store, 1, &[]).await;
+    deliver(&store, 2, &[]).await;
+    let mut other = Client::login(addr).await;
+    let status = other.command("STATUS INBOX (RECENT MESSAGES)").await;
+    assert!(status[0].contains("RECENT 2"), "{status:?}");
+
+    // EXAMINE looks without claiming (RFC 3501 §6.3.2).
+    let mut looker = Client::login(addr).await;
+    assert_eq!(
+        recent_count(&looker.command("EXAMINE INBOX").await).as_deref(),
+        Some("2")
+    );
+    let flags = looker.command("FETCH 1 FLAGS").await;
+    assert_eq!(flags[0], "* 1 FETCH (FLAGS (\\Recent))");
+
+    // An IMAP4rev2 session has no \Recent and takes nothing from the others.
+    let mut rev2 = Client::login(addr).await;
+    rev2.command("ENABLE IMAP4rev2").await;
+    let select = rev2.command("SELECT INBOX").await;
+    assert_eq!(recent_count(&select), None, "{select:?}");
+
+    let mut first = Client::login(addr).await;
+    let select = first.command("SELECT INBOX").await;
+    assert_eq!(recent_count(&select).as_deref(), Some("2"), "{select:?}");
+    assert_eq!(
+        first.command("FETCH 2 FLAGS").await[0],
+        "* 2 FETCH (FLAGS (\\Recent))"
+    );
+    let mut second = Client::login(addr).await;
+    assert_eq!(
+        recent_count(&second.command("SELECT INBOX").await).as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        second.command("FETCH 2 FLAGS").await[0],
+        "* 2 FETCH (FLAGS ())"
+    );
+    let status = other.command("STATUS INBOX (RECENT)").await;
+    assert!(status[0].contains("RECENT 0"), "{status:?}");
+
+    // A new message is recent for the first of the selected sessions to sync.
+    deliver(&store, 3, &[]).await;
+    let noop = first.command("NOOP").await;
+    assert!(noop.contains(&"* 3 EXISTS".to_string()), "{noop:?}");
+    assert_eq!(recent_count(&noop).as_deref(), Some("3"), "{noop:?}");
+    let noop = second.command("NOOP").await;
+    assert_eq!(recent_count(&noop).as_deref(), Some("0"), "{noop:?}");
+    first.command("STORE 1 +FLAGS (\\Seen)").await;
+    let search = first.command("SEARCH NEW").await;
+    assert_eq!(search[0], "* SEARCH 2 3");
+    assert_eq!(first.command("SEARCH RECENT").await[0], "* SEARCH 1 2 3");
+    assert_eq!(second.command("SEARCH RECENT").await[0], "* SEARCH");
+    assert_eq!(second.command("SEARCH OLD").await[0], "* SEARCH 1 2 3");
+}
