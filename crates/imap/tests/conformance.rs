@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use common::Client;
 use tern_store::{AppendTarget, Flags, SqliteStore, Store};
@@ -104,10 +102,9 @@ async fn new_keywords_are_announced_before_any_fetch_shows_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_another_session_expunged_is_answered_expungeissued_until_reported() {
     let (addr, _dir, store) = common::server().await;
-    // As `tern serve` runs: content outlives its last reference for a while, so a FETCH that
-    // read a summary just before the expunge still finds the content (the store's tests
-    // check that part); here the summary itself is gone.
-    store.keep_unreferenced_blobs_for(Duration::from_secs(300));
+    // The server keeps content a while after its last reference (common::server), so a
+    // FETCH that read a summary just before the expunge still finds the content (the store's
+    // tests check that part); here the summary itself is gone.
     deliver(&store, 1, &[]).await;
     deliver(&store, 2, &[]).await;
     let mut a = Client::login(addr).await;

@@ -33,6 +33,8 @@ pub async fn server() -> (SocketAddr, tempfile::TempDir, Arc<SqliteStore>) {
     tern_net::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    // As `tern serve` runs it: expunged content outlives its last reference a while.
+    store.keep_unreferenced_blobs_for(Duration::from_secs(300));
     store.create_domain("example.test", None).await.unwrap();
     let hash = tern_auth::hash_password("pw").unwrap();
     store
