@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # IMAP benchmark, Tern vs Dovecot, in one run on this machine (issue 3):
 #   (1) mixed persistent sessions: SELECT, FETCH (flags, envelope, bodies), SEARCH, STORE,
-#       APPEND, EXPUNGE from CLIENTS clients over USERS users: operations/s, and memory;
+#       APPEND, EXPUNGE from CLIENTS clients over USERS users: operations/s, memory, and the
+#       protocol errors a model of each session found (bench/imap_load.py CheckedImap);
 #   (2) a connect-LOGIN-SELECT-LOGOUT loop: logins/s;
 #   (3) one BIG-message mailbox: SELECT, STATUS, `UID FETCH 1:* (UID FLAGS ENVELOPE)`, SEARCH TEXT,
 #       each five times (medians), timed by a raw socket reader so the client's parsing is
@@ -116,7 +117,7 @@ field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 declare -A r
-for k in mixed mixed_mem logins select_ms select_first_ms status_ms fetch_s search_s hits idle_conns idle_kb; do
+for k in mixed mixed_mem mixed_errors logins select_ms select_first_ms status_ms fetch_s search_s hits idle_conns idle_kb; do
     r[tern.$k]=-; r[dovecot.$k]=-
 done
 for side in tern dovecot; do
@@ -135,6 +136,7 @@ for side in tern dovecot; do
         done
         wait "$loader" || die "the mixed load failed on $side"
         r[$side.mixed]=$(field "$(cat "$mixed_out")" ops_per_s)
+        r[$side.mixed_errors]=$(field "$(cat "$mixed_out")" protocol_errors)
         r[$side.mixed_mem]=$peak
     fi
     if [[ $steps == *2* ]]; then
@@ -181,6 +183,7 @@ report="$WORK/results/imap-$(date +%Y%m%d-%H%M%S).txt"
     printf '%-44s %14s %14s %10s\n' measure Tern Dovecot Tern/Dovecot
     row() { printf '%-44s %14s %14s %10s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
     row "(1) mixed ops/s (higher is better)" "${r[tern.mixed]}" "${r[dovecot.mixed]}"
+    row "(1) protocol errors the session model saw (target 0)" "${r[tern.mixed_errors]}" "${r[dovecot.mixed_errors]}"
     row "(1) server peak PSS during the mixed run, kB" "${r[tern.mixed_mem]}" "${r[dovecot.mixed_mem]}"
     row "(2) logins/s (higher is better)" "${r[tern.logins]}" "${r[dovecot.logins]}"
     row "(3) SELECT ms, median of 5 (lower is better)" "${r[tern.select_ms]}" "${r[dovecot.select_ms]}"

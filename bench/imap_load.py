@@ -6,8 +6,10 @@
     imap_load.py bigbox  --port P --user U --word W [--mailbox M]
     imap_load.py idle    --port P --users N --conns K
 
-mixed:  C client processes with persistent sessions over N users, each looping SELECT,
-        FETCH (flags, envelope, a body), SEARCH, STORE, APPEND and EXPUNGE; prints ops/s.
+mixed:  C client processes with persistent sessions over N users (picked at random, so
+        sessions share mailboxes now and then), each looping SELECT, FETCH (flags, envelope,
+        a body), SEARCH, STORE (flags and keywords), APPEND and EXPUNGE; prints ops/s and
+        the protocol errors a model of each session found (see CheckedImap).
 logins: C processes looping connect, LOGIN, SELECT INBOX, LOGOUT; prints logins/s.
 bigbox: SELECT (fresh connections), STATUS, `UID FETCH 1:* (UID FLAGS ENVELOPE)` and
         `SEARCH TEXT "W"` on one big mailbox, each REPEAT times; prints the medians. A raw
@@ -38,15 +40,92 @@ def user(i):
     return f"user{i}@{DOMAIN}"
 
 
-def mixed_client(args, index, deadline, counter):
+class CheckedImap(imaplib.IMAP4):
+    """imaplib with a model of what the session was told, checked on every response line
+    (RFC 9051 §7.3.5 keywords announced by FLAGS before a FETCH shows them; §7.4.1 and
+    §7.5.1 sequence numbers and UIDs consistent with EXISTS and EXPUNGE; no BAD, no
+    SERVERBUG). Counts what it finds in `errors` instead of stopping the load."""
+
+    FETCH = re.compile(rb"^\* (\d+) (EXISTS|EXPUNGE|FETCH \((.*))$")
+
+    def __init__(self, *args, **kwargs):
+        self.uids = []
+        self.announced = set()
+        self.errors = []
+        super().__init__(*args, **kwargs)
+
+    def _get_line(self):
+        line = super()._get_line()
+        try:
+            self.observe(line)
+        except ValueError as e:
+            self.errors.append(f"{e}: {line[:200]!r}")
+        return line
+
+    def observe(self, line):
+        if b"SERVERBUG" in line or line.split(b" ")[1:2] == [b"BAD"]:
+            raise ValueError("server error")
+        if line.startswith(b"* FLAGS ("):
+            self.announced = set(keywords(line[9:]))
+            return
+        if line.startswith(b"* OK [PERMANENTFLAGS") or line.startswith(b"* OK [CLOSED]"):
+            if b"CLOSED" in line:
+                self.uids = []
+            return
+        m = self.FETCH.match(line)
+        if not m:
+            return
+        n, what = int(m.group(1)), m.group(2)
+        if what == b"EXISTS":
+            if n < len(self.uids):
+                raise ValueError(f"EXISTS {n} below {len(self.uids)} known")
+            self.uids += [None] * (n - len(self.uids))
+        elif what == b"EXPUNGE":
+            if not 1 <= n <= len(self.uids):
+                raise ValueError(f"EXPUNGE {n} of {len(self.uids)}")
+            del self.uids[n - 1]
+        else:
+            self.observe_fetch(n, m.group(3).split(b"{")[0])
+
+    def observe_fetch(self, seq, items):
+        if not 1 <= seq <= len(self.uids):
+            raise ValueError(f"FETCH {seq} of {len(self.uids)}")
+        at = items.find(b"FLAGS (")
+        if at >= 0:
+            for keyword in keywords(items[at + 7:]):
+                if keyword not in self.announced:
+                    raise ValueError(f"{keyword!r} shown before FLAGS announced it")
+        uid = re.search(rb"UID (\d+)", items)
+        if uid:
+            uid, index = int(uid.group(1)), seq - 1
+            if self.uids[index] not in (None, uid):
+                raise ValueError(f"message {seq} was UID {self.uids[index]}, now {uid}")
+            below = [u for u in self.uids[:index] if u is not None]
+            above = [u for u in self.uids[index + 1:] if u is not None]
+            if (below and below[-1] >= uid) or (above and above[0] <= uid):
+                raise ValueError(f"UID {uid} at {seq} out of order")
+            self.uids[index] = uid
+
+    def select(self, mailbox="INBOX", readonly=False):
+        # A new selection starts a new model (RFC 9051 §6.3.2).
+        self.uids, self.announced = [], set()
+        return super().select(mailbox, readonly)
+
+
+def keywords(flag_list):
+    """The keywords (not \\system flags) of a parenthesised flag list, lower-cased."""
+    return [f.lower() for f in flag_list.split(b")")[0].split() if not f.startswith(b"\\")]
+
+
+def mixed_client(args, index, deadline, counter, errors):
     rng = random.Random(index)
     ops = 0
-    round_ = 0
+    found = []
     while time.monotonic() < deadline:
-        # Persistent sessions, rotating over the users: a new user every 200 operations.
-        who = user((index + round_ * args.clients) % args.users + 1)
-        round_ += 1
-        imap = imaplib.IMAP4(args.host, args.port)
+        # Persistent sessions, a user picked at random every 200 operations: now and then
+        # two sessions share a mailbox, as a user's phone and desktop do.
+        who = user(rng.randint(1, args.users))
+        imap = CheckedImap(args.host, args.port)
         imap.login(who, PASSWORD)
         start_ops = ops
         while time.monotonic() < deadline and ops - start_ops < 200:
@@ -62,18 +141,25 @@ def mixed_client(args, index, deadline, counter):
             imap.fetch(str(rng.randint(1, exists)), "(ENVELOPE)")
             imap.fetch(str(rng.randint(1, exists)), "(BODY.PEEK[])")
             imap.search(None, "UNSEEN")
-            imap.store(str(rng.randint(1, exists)), "+FLAGS", "(\\Seen)")
+            imap.store(str(rng.randint(1, exists)), "+FLAGS", f"(\\Seen $Label{rng.randint(1, 5)})")
             typ, data = imap.append("INBOX", None, None, SMALL)
-            imap.select("INBOX")
-            imap.store(str(exists + 1), "+FLAGS", "(\\Deleted)")
+            # Another session on the mailbox may have expunged meanwhile: the last message
+            # is at the new EXISTS, not necessarily at exists + 1.
+            typ, data = imap.select("INBOX")
+            imap.store(data[0].decode(), "+FLAGS", "(\\Deleted)")
             imap.expunge()
             ops += 9
         imap.logout()
+        found += imap.errors
     with counter.get_lock():
         counter.value += ops
+    with errors.get_lock():
+        errors.value += len(found)
+    for e in found[:5]:
+        print(f"client {index}: {e}", file=sys.stderr)
 
 
-def login_client(args, index, deadline, counter):
+def login_client(args, index, deadline, counter, _errors):
     n = 0
     i = index
     while time.monotonic() < deadline:
@@ -89,9 +175,10 @@ def login_client(args, index, deadline, counter):
 
 def run_clients(target, args):
     counter = multiprocessing.Value("l", 0)
+    errors = multiprocessing.Value("l", 0)
     deadline = time.monotonic() + args.seconds
     start = time.monotonic()
-    procs = [multiprocessing.Process(target=target, args=(args, i, deadline, counter))
+    procs = [multiprocessing.Process(target=target, args=(args, i, deadline, counter, errors))
              for i in range(args.clients)]
     for p in procs:
         p.start()
@@ -99,7 +186,7 @@ def run_clients(target, args):
         p.join()
     elapsed = time.monotonic() - start
     failed = sum(1 for p in procs if p.exitcode != 0)
-    return counter.value, elapsed, failed
+    return counter.value, elapsed, failed, errors.value
 
 
 class RawImap:
@@ -242,11 +329,12 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     if args.mode == "mixed":
-        ops, elapsed, failed = run_clients(mixed_client, args)
+        ops, elapsed, failed, errors = run_clients(mixed_client, args)
         print(json.dumps({"ops": ops, "seconds": round(elapsed, 2),
-                          "ops_per_s": round(ops / elapsed, 1), "failed_clients": failed}))
+                          "ops_per_s": round(ops / elapsed, 1), "failed_clients": failed,
+                          "protocol_errors": errors}))
     elif args.mode == "logins":
-        n, elapsed, failed = run_clients(login_client, args)
+        n, elapsed, failed, _ = run_clients(login_client, args)
         print(json.dumps({"logins": n, "seconds": round(elapsed, 2),
                           "logins_per_s": round(n / elapsed, 1), "failed_clients": failed}))
     elif args.mode == "bigbox":
