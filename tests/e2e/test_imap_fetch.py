@@ -16,6 +16,8 @@ MULTI = (b"From: a@example.test\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
 
 
 def setup(tern):
+    """Two messages appended before this IMAP4rev1 session selects INBOX: the session is the
+    first to see them, so both carry \\Recent for it (RFC 3501 §2.3.2)."""
     imap = login(tern)
     imap.append("INBOX", None, '"07-Feb-1994 21:52:25 -0800"', SIMPLE)
     imap.append("INBOX", "(\\Flagged $Work)", None, MULTI)
@@ -28,12 +30,12 @@ def test_fast_items_and_uid(tern):
     typ, data = imap.fetch("1:*", "(UID FLAGS INTERNALDATE RFC822.SIZE)")
     assert typ == "OK"
     first, second = data
-    assert b"UID 1" in first and b"FLAGS ()" in first
+    assert b"UID 1" in first and b"FLAGS (\\Recent)" in first
     assert b'INTERNALDATE "08-Feb-1994 05:52:25 +0000"' in first
     assert f"RFC822.SIZE {len(SIMPLE)}".encode() in first
-    assert b"FLAGS (\\Flagged $Work)" in second
+    assert b"FLAGS (\\Recent \\Flagged $Work)" in second
     typ, data = imap.uid("FETCH", "2", "(FLAGS)")
-    assert re.match(rb"2 \(UID 2 FLAGS \(\\Flagged \$Work\)\)", data[0]), data
+    assert re.match(rb"2 \(UID 2 FLAGS \(\\Recent \\Flagged \$Work\)\)", data[0]), data
 
 
 def test_envelope_and_bodystructure(tern):
@@ -57,7 +59,7 @@ def test_body_sections_and_seen(tern):
     assert b"\\Seen" not in imap.fetch("1", "(FLAGS)")[1][0]
     typ, data = imap.fetch("1", "(BODY[TEXT])")
     assert data[0][1] == b"Hello Bob,\r\nsee you.\r\n"
-    assert b"FLAGS (\\Seen)" in data[1], "the implicit \\Seen is reported with the FETCH"
+    assert b"FLAGS (\\Recent \\Seen)" in data[1], "the implicit \\Seen is reported with the FETCH"
     assert b"\\Seen" in imap.fetch("1", "(FLAGS)")[1][0], "BODY[] sets \\Seen"
     typ, data = imap.fetch("2", "(BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[]<0.4>)")
     flat = [part for item in data if isinstance(item, tuple) for part in item]
@@ -115,7 +117,7 @@ def test_savedate_is_when_the_message_entered_this_mailbox(tern):
         assert date.group(1).decode().lstrip("0").startswith(today.lstrip("0")), line
         assert b"UID" not in line, "only what was asked for"
     typ, data = imap.uid("FETCH", "1", "(FLAGS SAVEDATE INTERNALDATE)")
-    assert re.match(rb'1 \(UID 1 FLAGS \(\) INTERNALDATE "08-Feb-1994 05:52:25 \+0000" '
+    assert re.match(rb'1 \(UID 1 FLAGS \(\\Recent\) INTERNALDATE "08-Feb-1994 05:52:25 \+0000" '
                     rb'SAVEDATE "[^"]+"\)', data[0]), data
     typ, data = imap.fetch("2", "SAVEDATE")
     assert typ == "OK" and b"SAVEDATE" in data[0], data

@@ -16,12 +16,16 @@ def test_idle_sees_appends_flags_and_expunges_in_order(tern):
     other = login(tern)
     watcher = idle_session(tern)
     other.append("INBOX", None, None, b"Subject: one\r\n\r\n1\r\n")
+    # The watcher is an IMAP4rev1 session and the first to be told of each new message, so
+    # each is recent to it (RFC 3501 §7.3.2: RECENT follows EXISTS).
     assert watcher.line() == b"* 1 EXISTS"
+    assert watcher.line() == b"* 1 RECENT"
     other.append("INBOX", None, None, b"Subject: two\r\n\r\n2\r\n")
     assert watcher.line() == b"* 2 EXISTS"
+    assert watcher.line() == b"* 2 RECENT"
     other.select("INBOX")
     other.store("1", "+FLAGS.SILENT", "\\Deleted")
-    assert watcher.line() == b"* 1 FETCH (FLAGS (\\Deleted))"
+    assert watcher.line() == b"* 1 FETCH (FLAGS (\\Recent \\Deleted))"
     other.expunge()
     assert watcher.line() == b"* 1 EXPUNGE"
     watcher.send(b"DONE\r\n")
