@@ -239,3 +239,68 @@ async fn recent_goes_to_the_first_imap4rev1_session_only() {
     assert_eq!(second.command("SEARCH RECENT").await[0], "* SEARCH");
     assert_eq!(second.command("SEARCH OLD").await[0], "* SEARCH 1 2 3");
 }
+
+/// The first line of the answer to `SEARCH criteria`.
+async fn first_line(client: &mut Client, criteria: &str) -> String {
+    client
+        .command(&format!("SEARCH {criteria}"))
+        .await
+        .remove(0)
+}
+
+/// Appends `raw` to INBOX with a non-synchronizing literal (RFC 7888).
+async fn append_raw(client: &mut Client, raw: &str) {
+    let command = format!("a APPEND INBOX {{{}+}}\r\n{raw}\r\n", raw.len());
+    client.send(command.as_bytes()).await;
+    let answer = client.until_tagged("a").await;
+    assert!(answer.last().unwrap().starts_with("a OK"), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sent_dates_are_the_written_day_and_body_is_the_body_alone() {
+    let (addr, _dir, _store) = common::server().await;
+    let mut client = Client::login(addr).await;
+    append_raw(
+        &mut client,
+        "From: Zed <zed@example.test>\r\nSubject: zebracrossing\r\n\
+         Date: Mon, 7 Feb 1994 21:52:25 -0800\r\n\r\nhello there\r\n",
+    )
+    .await;
+    client.command("SELECT INBOX").await;
+    // RFC 9051 §6.4.4: SENT* compare the Date header's day, disregarding time and zone: this
+    // message was sent on the 7th (it is the 8th in UTC).
+    assert_eq!(
+        first_line(&mut client, "SENTON 7-Feb-1994").await,
+        "* SEARCH 1"
+    );
+    assert_eq!(
+        first_line(&mut client, "SENTON 8-Feb-1994").await,
+        "* SEARCH"
+    );
+    assert_eq!(
+        first_line(&mut client, "SENTBEFORE 8-Feb-1994").await,
+        "* SEARCH 1"
+    );
+    assert_eq!(
+        first_line(&mut client, "SENTSINCE 8-Feb-1994").await,
+        "* SEARCH"
+    );
+    // BODY is the body alone; TEXT is header and body.
+    assert_eq!(
+        first_line(&mut client, "BODY zebracrossing").await,
+        "* SEARCH"
+    );
+    assert_eq!(first_line(&mut client, "BODY zed").await, "* SEARCH");
+    assert_eq!(
+        first_line(&mut client, "BODY \"hello there\"").await,
+        "* SEARCH 1"
+    );
+    assert_eq!(
+        first_line(&mut client, "TEXT zebracrossing").await,
+        "* SEARCH 1"
+    );
+    assert_eq!(
+        first_line(&mut client, "TEXT \"hello there\"").await,
+        "* SEARCH 1"
+    );
+}

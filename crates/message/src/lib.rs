@@ -31,9 +31,14 @@ pub use text::{PREVIEW_CHARS, SEARCH_TEXT_LIMIT};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParsedMessage {
     pub summary: Summary,
-    /// Decoded Subject/From/To/Cc and the decoded text of every text/* part (HTML as text),
-    /// joined with newlines and cut at [`SEARCH_TEXT_LIMIT`] bytes, for full-text search.
+    /// The decoded text of every text/* part (HTML as text), joined with newlines and cut at
+    /// [`SEARCH_TEXT_LIMIT`] bytes, for full-text search of the body. The header is not in
+    /// it: IMAP SEARCH BODY must not match a word only the header has (RFC 9051 §6.4.4).
     pub search_text: String,
+    /// The From addresses decoded (RFC 2047), `Name <address>` joined with ", ".
+    pub search_sender: String,
+    /// The To and Cc addresses decoded, like `search_sender`.
+    pub search_recipients: String,
 }
 
 /// What IMAP and webmail need to know about a stored message without reading it again.
@@ -62,8 +67,7 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
     let envelope = Envelope::from_header(header);
     let decoded = text::decoded_header(header);
     let sent_date = envelope.date.as_deref().and_then(unix_date);
-    let (search_text, preview) =
-        text::search_text_and_preview(raw, &structure, &decoded.search_lines);
+    let (search_text, preview) = text::search_text_and_preview(raw, &structure);
     let has_attachments = text::has_attachments(&structure);
     ParsedMessage {
         summary: Summary {
@@ -76,7 +80,21 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
             has_attachments,
         },
         search_text,
+        search_sender: decoded.sender_text,
+        search_recipients: decoded.recipients_text,
     }
+}
+
+/// The day of an RFC 5322 §3.3 date as written, in its own zone, as days since 1970-01-01:
+/// IMAP's SENTBEFORE/SENTON/SENTSINCE compare dates "disregarding time and timezone"
+/// (RFC 9051 §6.4.4), so `Mon, 7 Feb 1994 21:52:25 -0800` is on 7 February, not on the 8th
+/// it is in UTC.
+pub fn written_day(value: &str) -> Option<i64> {
+    let date =
+        mail_parser::DateTime::parse_rfc822(value).filter(mail_parser::DateTime::is_valid)?;
+    let offset = i64::from(date.tz_hour) * 3600 + i64::from(date.tz_minute) * 60;
+    let offset = if date.tz_before_gmt { -offset } else { offset };
+    Some((date.to_timestamp() + offset).div_euclid(86_400))
 }
 
 /// An RFC 5322 §3.3 date as unix seconds, if mail-parser can read it as a valid date.

@@ -136,11 +136,18 @@ fn simple_text_message() {
         Some("owatagu.siam.edu.example")
     );
 
-    assert!(parsed.search_text.contains("afternoon meeting"));
+    // The body's search text holds the body only (SEARCH BODY, RFC 9051 §6.4.4); the
+    // addresses are searched on their own.
+    assert!(!parsed.search_text.contains("afternoon meeting"));
+    assert!(!parsed.search_text.contains("Foobar"));
+    assert_eq!(
+        parsed.search_sender,
+        "Fred Foobar <foobar@Blurdybloop.example>"
+    );
     assert!(
         parsed
-            .search_text
-            .contains("Fred Foobar <foobar@Blurdybloop.example>")
+            .search_recipients
+            .contains("mooch@owatagu.siam.edu.example")
     );
     assert!(parsed.search_text.contains("3:30 tomorrow"));
 
@@ -415,13 +422,9 @@ Hallo\n",
         summary.envelope.to[0].name.as_deref(),
         Some("=?ISO-8859-1?Q?Ren=E9?=")
     );
-    assert!(parsed.search_text.contains("Grüße aus Köln"));
-    assert!(
-        parsed
-            .search_text
-            .contains("Jörg Müller <joerg@example.de>")
-    );
-    assert!(parsed.search_text.contains("René"));
+    assert!(parsed.search_text.contains("Hallo") && !parsed.search_text.contains("Grüße"));
+    assert_eq!(parsed.search_sender, "Jörg Müller <joerg@example.de>");
+    assert_eq!(parsed.search_recipients, "René <rene@example.fr>");
 }
 
 #[test]
@@ -729,7 +732,7 @@ fn search_text_is_capped() {
     let raw = format!("Subject: big\r\n\r\n{body}");
     let parsed = parse(raw.as_bytes());
     assert_eq!(parsed.search_text.len(), SEARCH_TEXT_LIMIT);
-    assert!(parsed.search_text.starts_with("big\nabcdefgh"));
+    assert!(parsed.search_text.starts_with("abcdefgh abcdefgh"));
     assert!(parsed.summary.preview.starts_with("abcdefgh abcdefgh"));
 }
 
@@ -824,4 +827,19 @@ data\n\
     assert_eq!(param(file, "name"), Some("€ rates.xls"));
     // An inline non-text leaf is not an attachment.
     assert!(!parsed.summary.has_attachments);
+}
+
+#[test]
+fn written_day_is_the_day_in_the_dates_own_zone() {
+    // 21:52 at -0800 is 05:52 on the 8th in UTC; the day as written is the 7th.
+    let seventh = 8_803; // 1994-02-07
+    assert_eq!(
+        crate::written_day("Mon, 7 Feb 1994 21:52:25 -0800"),
+        Some(seventh)
+    );
+    assert_eq!(
+        crate::written_day("Tue, 8 Feb 1994 00:30:00 +0200"),
+        Some(seventh + 1)
+    );
+    assert_eq!(crate::written_day("not a date"), None);
 }

@@ -24,8 +24,10 @@ const PREVIEW_SOURCE_LIMIT: usize = 64 * 1024;
 pub(crate) struct DecodedHeader {
     pub subject: String,
     pub from_display: String,
-    /// Subject, From, To and Cc as text, one per line.
-    pub search_lines: Vec<String>,
+    /// The From addresses as decoded text (`Name <address>, ...`), for search.
+    pub sender_text: String,
+    /// The To and Cc addresses as decoded text, for search.
+    pub recipients_text: String,
 }
 
 /// Decodes (RFC 2047) Subject, From, To and Cc of a raw header block with mail-parser.
@@ -70,19 +72,21 @@ pub(crate) fn decoded_header(header: &[u8]) -> DecodedHeader {
             .to_owned(),
         _ => String::new(),
     };
-    let mut search_lines = Vec::new();
-    if !subject.is_empty() {
-        search_lines.push(subject.clone());
-    }
-    for name in [HeaderName::From, HeaderName::To, HeaderName::Cc] {
-        if let Some(HeaderValue::Address(address)) = value(name) {
-            search_lines.push(address_text(address));
-        }
-    }
+    let text_of = |name| match value(name) {
+        Some(HeaderValue::Address(address)) => address_text(address),
+        _ => String::new(),
+    };
+    let sender_text = text_of(HeaderName::From);
+    let recipients_text = [text_of(HeaderName::To), text_of(HeaderName::Cc)]
+        .into_iter()
+        .filter(|text| !text.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
     DecodedHeader {
         subject,
         from_display,
-        search_lines,
+        sender_text,
+        recipients_text,
     }
 }
 
@@ -105,16 +109,10 @@ fn address_text(address: &ParsedAddress<'_>) -> String {
     text.join(", ")
 }
 
-/// The search text and the preview, from the decoded header lines and the text parts.
-pub(crate) fn search_text_and_preview(
-    raw: &[u8],
-    root: &Part,
-    header_lines: &[String],
-) -> (String, String) {
+/// The search text of the body (the text parts only: IMAP SEARCH BODY looks at the body
+/// alone, RFC 9051 §6.4.4) and the preview.
+pub(crate) fn search_text_and_preview(raw: &[u8], root: &Part) -> (String, String) {
     let mut search = CappedText::default();
-    for line in header_lines {
-        search.push(line);
-    }
     let mut leaves = Vec::new();
     text_leaves(root, false, &mut leaves);
 
@@ -380,6 +378,7 @@ mod tests {
         );
         assert_eq!(decoded.subject, "Grüße");
         assert_eq!(decoded.from_display, "Jörg");
-        assert_eq!(decoded.search_lines, ["Grüße", "Jörg <j@x.org>", "a@y.org"]);
+        assert_eq!(decoded.sender_text, "Jörg <j@x.org>");
+        assert_eq!(decoded.recipients_text, "a@y.org");
     }
 }

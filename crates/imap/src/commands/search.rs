@@ -297,10 +297,11 @@ impl Message<'_> {
         let has = |f: Flags| flags.contains(f);
         let day = |unix: i64| unix.div_euclid(86_400);
         let internal_day = day(self.meta.internal_date);
+        // RFC 9051 §6.4.4: the Date header's day as written, its time and zone disregarded.
         let sent_day = self
             .summary
-            .and_then(|s| s.sent_date)
-            .map(day)
+            .and_then(|s| s.envelope.date.as_deref())
+            .and_then(tern_message::written_day)
             .unwrap_or(internal_day);
         if let Some((compare, date)) = saved_date_key(key) {
             // Where a save date is unknown, INTERNALDATE stands in for it (our choice: the

@@ -5,10 +5,10 @@ use crate::error::{Result, StoreError};
 use rusqlite::Connection;
 
 /// The schema this binary writes. Bump it with a new entry in [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -263,6 +263,16 @@ CREATE TABLE state_snapshots (
 const V8: &str = r#"
 ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
 UPDATE mailboxes SET recent_uid = uid_next - 1;
+"#;
+
+/// Version 9: the body column of the text index holds the body alone (IMAP SEARCH BODY,
+/// RFC 9051 §6.4.4), where it used to start with the decoded Subject, From, To and Cc, and the
+/// address columns hold the decoded addresses too. Every message blob is indexed again in the
+/// background; until it is, a search reads it directly, as for any pending blob.
+const V9: &str = r#"
+DELETE FROM blob_text;
+INSERT OR IGNORE INTO text_pending (blob_id)
+    SELECT id FROM blobs b WHERE EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.id);
 "#;
 
 /// Brings the schema up to [`SCHEMA_VERSION`], each step in its own transaction. Returns the

@@ -23,7 +23,7 @@ pub(crate) struct BlobText {
     sender: String,
     recipients: String,
     subject: String,
-    /// Decoded Subject, From, To, Cc and text parts (`ParsedMessage::search_text`).
+    /// The decoded text parts (`ParsedMessage::search_text`): the body only.
     body: String,
     /// The raw header block (IMAP SEARCH TEXT looks at the header too).
     header: String,
@@ -48,13 +48,23 @@ impl BlobText {
     pub(crate) fn of(raw: &[u8], parsed: &ParsedMessage) -> BlobText {
         let summary = &parsed.summary;
         let envelope = &summary.envelope;
-        let mut recipients = address_text(&envelope.to);
-        recipients.push_str(", ");
-        recipients.push_str(&address_text(&envelope.cc));
         let header = summary.structure.header_in(raw);
+        // The raw addresses and the decoded ones, so that either form of an encoded name
+        // is found.
+        let recipients = format!(
+            "{}, {}, {}",
+            address_text(&envelope.to),
+            address_text(&envelope.cc),
+            parsed.search_recipients
+        );
         BlobText {
-            sender: format!("{} {}", summary.from_display, address_text(&envelope.from))
-                .to_lowercase(),
+            sender: format!(
+                "{} {}, {}",
+                summary.from_display,
+                address_text(&envelope.from),
+                parsed.search_sender
+            )
+            .to_lowercase(),
             recipients: recipients.to_lowercase(),
             subject: summary.subject.to_lowercase(),
             body: parsed.search_text.to_lowercase(),
@@ -112,9 +122,23 @@ impl Column {
 
 fn columns_of(field: SearchField) -> &'static [Column] {
     match field {
-        // The body text starts with the decoded Subject, From, To and Cc.
-        SearchField::Any | SearchField::Body => &[Column::Body],
-        SearchField::Text => &[Column::Header, Column::Body],
+        SearchField::Any => &[
+            Column::Sender,
+            Column::Recipients,
+            Column::Subject,
+            Column::Body,
+        ],
+        // RFC 9051 §6.4.4: BODY is the body alone.
+        SearchField::Body => &[Column::Body],
+        // TEXT is header and body; the decoded columns find encoded words the raw header
+        // has only in their encoded form.
+        SearchField::Text => &[
+            Column::Header,
+            Column::Sender,
+            Column::Recipients,
+            Column::Subject,
+            Column::Body,
+        ],
         SearchField::From => &[Column::Sender],
         SearchField::To => &[Column::Recipients],
         SearchField::Subject => &[Column::Subject],

@@ -1325,6 +1325,33 @@ async fn a_version_3_store_gets_its_text_reindexed_in_the_background() {
 }
 
 #[tokio::test]
+async fn a_version_8_index_with_the_header_in_the_body_is_built_again() {
+    let f = fixture();
+    let a = account(&f.store, "a@example.test").await;
+    let inbox_a = inbox(&f.store, a).await;
+    append(&f.store, a, inbox_a, message(7)).await;
+    f.store.index_pending_text().await.unwrap();
+    f.store.close();
+    drop(f.store);
+    // Version 8 put the decoded Subject at the start of the body column.
+    let db = SqliteStore::database_path(&f.path);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "UPDATE blob_text SET body = 'zebracrossing ' || body; PRAGMA user_version = 8;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&f.path).unwrap();
+    let body = |needle: &'static str| store.uids_containing(a, inbox_a, SearchField::Body, needle);
+    // Pending again: read from the blob, then from the index built anew.
+    assert!(body("zebracrossing").await.unwrap().is_empty());
+    assert_eq!(body("body 7").await.unwrap(), vec![1]);
+    assert_eq!(store.index_pending_text().await.unwrap(), 1);
+    assert!(body("zebracrossing").await.unwrap().is_empty());
+    assert_eq!(body("body 7").await.unwrap(), vec![1]);
+}
+
+#[tokio::test]
 async fn imap_body_and_text_match_whole_substrings_ignoring_case() {
     let f = fixture();
     let a = account(&f.store, "a@example.test").await;
@@ -1365,6 +1392,22 @@ async fn imap_body_and_text_match_whole_substrings_ignoring_case() {
             vec![1]
         );
         assert!(uids(SearchField::Body, "x-tag").await.unwrap().is_empty());
+        // Nor the decoded Subject or From (RFC 9051 §6.4.4: BODY is the body alone).
+        assert!(uids(SearchField::Body, "n1").await.unwrap().is_empty());
+        assert!(
+            uids(SearchField::Body, "a@example")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(uids(SearchField::Text, "n1").await.unwrap(), vec![1]);
+        assert!(
+            uids(SearchField::Any, "subject n2")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(uids(SearchField::Any, "n2").await.unwrap(), vec![2]);
         assert_eq!(
             uids(SearchField::Text, "\"QUOTED\"").await.unwrap(),
             vec![3]
