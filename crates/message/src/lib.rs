@@ -90,8 +90,7 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
 /// (RFC 9051 §6.4.4), so `Mon, 7 Feb 1994 21:52:25 -0800` is on 7 February, not on the 8th
 /// it is in UTC.
 pub fn written_day(value: &str) -> Option<i64> {
-    let date =
-        mail_parser::DateTime::parse_rfc822(value).filter(mail_parser::DateTime::is_valid)?;
+    let date = valid_date(value)?;
     let offset = i64::from(date.tz_hour) * 3600 + i64::from(date.tz_minute) * 60;
     let offset = if date.tz_before_gmt { -offset } else { offset };
     Some((date.to_timestamp() + offset).div_euclid(86_400))
@@ -99,9 +98,12 @@ pub fn written_day(value: &str) -> Option<i64> {
 
 /// An RFC 5322 §3.3 date as unix seconds, if mail-parser can read it as a valid date.
 fn unix_date(value: &str) -> Option<i64> {
-    mail_parser::DateTime::parse_rfc822(value)
-        .filter(mail_parser::DateTime::is_valid)
-        .map(|date| date.to_timestamp())
+    valid_date(value).map(|date| date.to_timestamp())
+}
+
+/// An RFC 5322 §3.3 date, if mail-parser can read it as a valid date.
+fn valid_date(value: &str) -> Option<mail_parser::DateTime> {
+    mail_parser::DateTime::parse_rfc822(value).filter(mail_parser::DateTime::is_valid)
 }
 
 #[cfg(test)]

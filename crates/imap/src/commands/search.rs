@@ -292,17 +292,20 @@ impl Message<'_> {
         self.view.recent.contains(self.meta.uid)
     }
 
+    /// RFC 9051 §6.4.4: the Date header's day as written, its time and zone disregarded;
+    /// INTERNALDATE's day where there is no readable Date. Parsed only for SENT* keys.
+    fn sent_day(&self) -> i64 {
+        self.summary
+            .and_then(|s| s.envelope.date.as_deref())
+            .and_then(tern_message::written_day)
+            .unwrap_or_else(|| self.meta.internal_date.div_euclid(86_400))
+    }
+
     fn matches(&self, key: &SearchKey<'_>) -> bool {
         let flags = self.meta.flags;
         let has = |f: Flags| flags.contains(f);
         let day = |unix: i64| unix.div_euclid(86_400);
         let internal_day = day(self.meta.internal_date);
-        // RFC 9051 §6.4.4: the Date header's day as written, its time and zone disregarded.
-        let sent_day = self
-            .summary
-            .and_then(|s| s.envelope.date.as_deref())
-            .and_then(tern_message::written_day)
-            .unwrap_or(internal_day);
         if let Some((compare, date)) = saved_date_key(key) {
             // Where a save date is unknown, INTERNALDATE stands in for it (our choice: the
             // message was saved no later than it arrived).
@@ -357,9 +360,9 @@ impl Message<'_> {
             SearchKey::Before(d) => internal_day < date_day(d),
             SearchKey::On(d) => internal_day == date_day(d),
             SearchKey::Since(d) => internal_day >= date_day(d),
-            SearchKey::SentBefore(d) => sent_day < date_day(d),
-            SearchKey::SentOn(d) => sent_day == date_day(d),
-            SearchKey::SentSince(d) => sent_day >= date_day(d),
+            SearchKey::SentBefore(d) => self.sent_day() < date_day(d),
+            SearchKey::SentOn(d) => self.sent_day() == date_day(d),
+            SearchKey::SentSince(d) => self.sent_day() >= date_day(d),
             // RFC 5032 WITHIN.
             SearchKey::Older(secs) => self.meta.internal_date <= self.now - i64::from(secs.get()),
             SearchKey::Younger(secs) => self.meta.internal_date >= self.now - i64::from(secs.get()),

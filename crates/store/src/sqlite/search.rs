@@ -58,13 +58,8 @@ impl BlobText {
             parsed.search_recipients
         );
         BlobText {
-            sender: format!(
-                "{} {}, {}",
-                summary.from_display,
-                address_text(&envelope.from),
-                parsed.search_sender
-            )
-            .to_lowercase(),
+            sender: format!("{}, {}", address_text(&envelope.from), parsed.search_sender)
+                .to_lowercase(),
             recipients: recipients.to_lowercase(),
             subject: summary.subject.to_lowercase(),
             body: parsed.search_text.to_lowercase(),
