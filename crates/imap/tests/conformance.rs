@@ -304,3 +304,62 @@ async fn sent_dates_are_the_written_day_and_body_is_the_body_alone() {
         "* SEARCH 1"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_condstore_command_reports_highestmodseq_and_esearch_the_returned_modseq() {
+    let (addr, _dir, store) = common::server().await;
+    for n in 1..=3 {
+        deliver(&store, n, &[]).await;
+    }
+    let mut client = Client::login(addr).await;
+    client.command("ENABLE IMAP4rev2").await;
+    let select = client.command("SELECT INBOX").await;
+    let highest = select
+        .iter()
+        .find_map(|l| l.strip_prefix("* OK [HIGHESTMODSEQ "))
+        .and_then(|rest| rest.split(']').next())
+        .expect("HIGHESTMODSEQ at SELECT")
+        .to_string();
+    // Make message 2 the most recently changed, message 3 the next.
+    client.command("STORE 3 +FLAGS (\\Seen)").await;
+    client.command("STORE 2 +FLAGS (\\Seen)").await;
+    client.command("NOOP").await;
+
+    // RFC 7162 §3.1: the first CONDSTORE-enabling command reports HIGHESTMODSEQ, once.
+    let fetch = client.command("FETCH 1 (MODSEQ)").await;
+    let reported = fetch
+        .iter()
+        .filter(|l| l.starts_with("* OK [HIGHESTMODSEQ "))
+        .count();
+    assert_eq!(reported, 1, "{fetch:?} (SELECT said {highest})");
+    let modseq_of = |lines: &[String], seq: u32| -> u64 {
+        let prefix = format!("* {seq} FETCH (MODSEQ (");
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(')').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("MODSEQ of {seq} in {lines:?}"))
+    };
+    let all = client.command("FETCH 1:3 (MODSEQ)").await;
+    assert!(!all.iter().any(|l| l.contains("HIGHESTMODSEQ")), "{all:?}");
+    let [m1, m2, m3] = [1, 2, 3].map(|seq| modseq_of(&all, seq));
+    assert!(m2 > m3 && m3 > m1, "{all:?}");
+
+    // RFC 7162 §3.1.5: MIN alone reports the MODSEQ of the message it returns.
+    let min = client
+        .command("SEARCH RETURN (MIN) MODSEQ 1")
+        .await
+        .remove(0);
+    assert!(min.ends_with(&format!(" MIN 1 MODSEQ {m1}")), "{min}");
+    let max = client
+        .command("SEARCH RETURN (MAX) MODSEQ 1")
+        .await
+        .remove(0);
+    assert!(max.ends_with(&format!(" MAX 3 MODSEQ {m3}")), "{max}");
+    let count = client
+        .command("SEARCH RETURN (COUNT) MODSEQ 1")
+        .await
+        .remove(0);
+    assert!(count.ends_with(&format!(" COUNT 3 MODSEQ {m2}")), "{count}");
+}

@@ -8,6 +8,20 @@ use crate::session::Session;
 use crate::wire;
 
 impl Session {
+    /// A CONDSTORE-enabling command (RFC 7162 §3.1: FETCH or SEARCH with MODSEQ, CHANGEDSINCE,
+    /// UNCHANGEDSINCE) turns CONDSTORE on; the first one in a session with a mailbox selected
+    /// reports the mailbox's HIGHESTMODSEQ, which the client has not been told yet.
+    pub fn enable_condstore(&mut self) {
+        if self.condstore {
+            return;
+        }
+        self.condstore = true;
+        if let Some(view) = self.selected.as_ref() {
+            let line = format!("OK [HIGHESTMODSEQ {}] Highest", view.synced_modseq);
+            self.io.untagged(&line);
+        }
+    }
+
     /// RFC 7162 §3.2.5.1: after SELECT (QRESYNC (uidvalidity modseq [known-uids])), report
     /// what happened since `modseq`, if the UIDVALIDITY the client knows is still valid.
     pub async fn qresync_select(

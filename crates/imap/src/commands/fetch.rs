@@ -94,7 +94,7 @@ impl Session {
             ));
         }
         if changed_since.is_some() || items.contains(&MessageDataItemName::ModSeq) {
-            self.condstore = true;
+            self.enable_condstore();
             if !items.contains(&MessageDataItemName::ModSeq) {
                 items.push(MessageDataItemName::ModSeq);
             }

@@ -55,7 +55,7 @@ impl Session {
             }
         }
         if needs.modseq {
-            self.condstore = true;
+            self.enable_condstore();
         }
         let Some(view) = self.selected.as_ref() else {
             return Ok(Reply::bad("No mailbox selected"));
@@ -79,7 +79,8 @@ impl Session {
         }
         let now = now();
         let mut hits: Vec<u32> = Vec::new();
-        let mut highest_modseq = 0u64;
+        // The MODSEQ of each hit, for the ESEARCH MODSEQ of MIN or MAX (RFC 7162 §3.1.5).
+        let mut hit_modseqs: Vec<u64> = Vec::new();
         let all: Vec<usize> = (0..view.messages.len()).collect();
         for chunk in all.chunks(BATCH) {
             let Some(view) = self.selected.as_ref() else {
@@ -120,10 +121,11 @@ impl Session {
                 };
                 if criteria.iter().all(|key| message.matches(key)) {
                     hits.push(if by_uid { meta.uid } else { message.seq });
-                    highest_modseq = highest_modseq.max(meta.modseq);
+                    hit_modseqs.push(meta.modseq);
                 }
             }
         }
+        let highest_modseq = hit_modseqs.iter().copied().max().unwrap_or(0);
         let options = match std::mem::replace(&mut self.extension, Extension::None) {
             Extension::Search(options) => Some(options),
             _ => None,
@@ -161,7 +163,8 @@ impl Session {
                     line.push_str(&format!(" COUNT {}", hits.len()));
                 }
                 if needs.modseq && !hits.is_empty() {
-                    line.push_str(&format!(" MODSEQ {highest_modseq}"));
+                    let modseq = returned_modseq(&options, &hit_modseqs);
+                    line.push_str(&format!(" MODSEQ {modseq}"));
                 }
                 self.io.untagged(&line);
             }
@@ -195,6 +198,19 @@ impl Session {
             "SEARCH completed"
         }))
     }
+}
+
+/// The MODSEQ an ESEARCH reports (RFC 7162 §3.1.5, RFC 4731 §3.2): with ALL or COUNT the
+/// highest of every hit; with only MIN and/or MAX, the highest of the messages returned.
+/// `modseqs` are the hits' MODSEQs in hit order (ascending sequence number or UID), not empty.
+fn returned_modseq(options: &crate::extended::SearchReturn, modseqs: &[u64]) -> u64 {
+    let highest = modseqs.iter().copied().max().unwrap_or(0);
+    if options.all || options.count {
+        return highest;
+    }
+    let first = modseqs.first().copied().filter(|_| options.min);
+    let last = modseqs.last().copied().filter(|_| options.max);
+    first.max(last).unwrap_or(highest)
 }
 
 /// Records what the key needs; false when nested too deeply.

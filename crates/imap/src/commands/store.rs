@@ -46,7 +46,7 @@ impl Session {
             unchanged_since,
         };
         if unchanged_since.is_some() {
-            self.condstore = true;
+            self.enable_condstore();
         }
         let (account, mailbox) = (self.account_id(), view.mailbox);
         let store = Arc::clone(self.store());
