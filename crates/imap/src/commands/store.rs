@@ -45,10 +45,10 @@ impl Session {
             keywords,
             unchanged_since,
         };
+        let (account, mailbox) = (self.account_id(), view.mailbox);
         if unchanged_since.is_some() {
             self.enable_condstore();
         }
-        let (account, mailbox) = (self.account_id(), view.mailbox);
         let store = Arc::clone(self.store());
         let mut modified = Vec::new();
         if !uids.is_empty() {
