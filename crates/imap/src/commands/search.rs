@@ -163,7 +163,7 @@ impl Session {
                     line.push_str(&format!(" COUNT {}", hits.len()));
                 }
                 if needs.modseq && !hits.is_empty() {
-                    let modseq = returned_modseq(&options, &hit_modseqs);
+                    let modseq = returned_modseq(&options, &hit_modseqs, highest_modseq);
                     line.push_str(&format!(" MODSEQ {modseq}"));
                 }
                 self.io.untagged(&line);
@@ -201,10 +201,9 @@ impl Session {
 }
 
 /// The MODSEQ an ESEARCH reports (RFC 7162 §3.1.5, RFC 4731 §3.2): with ALL or COUNT the
-/// highest of every hit; with only MIN and/or MAX, the highest of the messages returned.
-/// `modseqs` are the hits' MODSEQs in hit order (ascending sequence number or UID), not empty.
-fn returned_modseq(options: &crate::extended::SearchReturn, modseqs: &[u64]) -> u64 {
-    let highest = modseqs.iter().copied().max().unwrap_or(0);
+/// highest of every hit (`highest`); with only MIN and/or MAX, the highest of the messages
+/// returned. `modseqs` are the hits' MODSEQs in hit order (ascending sequence number or UID).
+fn returned_modseq(options: &crate::extended::SearchReturn, modseqs: &[u64], highest: u64) -> u64 {
     if options.all || options.count {
         return highest;
     }
