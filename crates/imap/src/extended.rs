@@ -1,11 +1,9 @@
 //! Command syntax of the extensions imap-codec 2.0.0-alpha.10 does not parse, taken off the
-//! command before imap-codec sees the rest (DESIGN.md §5a says to fill these in around it):
+//! command before imap-codec sees the rest (DESIGN.md §5a says to fill these in around it).
+//! Commands move from here to typed parsers in [`syntax`](crate::syntax) (LIST and LSUB have):
 //!
 //! - `SEARCH RETURN (MIN MAX ALL COUNT SAVE)` (RFC 4731 ESEARCH, RFC 5182 SEARCHRES);
 //! - `$`, the saved search result, as a sequence set (RFC 5182 §2.1);
-//! - LIST selection options `LIST (SUBSCRIBED SPECIAL-USE RECURSIVEMATCH) ...` and return
-//!   options `RETURN (SUBSCRIBED CHILDREN SPECIAL-USE STATUS (...))` (RFC 5258, RFC 5819,
-//!   RFC 6154 §5.1);
 //! - `CREATE name (USE (\Sent))` (RFC 6154 §5.2 CREATE-SPECIAL-USE);
 //! - the FETCH item `SAVEDATE` and the SEARCH keys `SAVEDBEFORE`, `SAVEDON`, `SAVEDSINCE` and
 //!   `SAVEDATESUPPORTED` (RFC 8514 §4);
@@ -35,25 +33,11 @@ pub struct SearchReturn {
     pub save: bool,
 }
 
-/// LIST-EXTENDED options.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListOptions {
-    /// Selection: only subscribed names (RFC 5258 §3.1).
-    pub select_subscribed: bool,
-    /// Selection: only names with a special use (RFC 6154 §5.1).
-    pub select_special_use: bool,
-    /// Return the \Subscribed attribute.
-    pub return_subscribed: bool,
-    /// STATUS items to return for each name (RFC 5819), as written by the client.
-    pub status: Option<String>,
-}
-
 /// What was taken off a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Extension {
     None,
     Search(SearchReturn),
-    List(ListOptions),
     CreateSpecialUse(String),
     /// FETCH asked for SAVEDATE (RFC 8514 §4.3). `uid_stands_in`: it was the only item, and
     /// `UID` took its place so that imap-codec sees a valid FETCH.
@@ -132,38 +116,6 @@ pub fn preparse(
             }
         }
         b"FETCH" => (args, extension) = take_save_date_item(&args),
-        b"LIST" if !is_uid => {
-            let mut options = ListOptions::default();
-            let mut extended = false;
-            if args.first() == Some(&b'(') {
-                let (selection, after) =
-                    parenthesized(&args).ok_or("Unterminated LIST selection options")?;
-                for option in selection.split(|&b| b == b' ').filter(|o| !o.is_empty()) {
-                    match upper(option).as_slice() {
-                        b"SUBSCRIBED" => {
-                            options.select_subscribed = true;
-                            options.return_subscribed = true;
-                        }
-                        b"SPECIAL-USE" => options.select_special_use = true,
-                        // Our hierarchy is complete, so every match is already reported.
-                        b"RECURSIVEMATCH" | b"REMOTE" => {}
-                        _ => return Err("Unknown LIST selection option"),
-                    }
-                }
-                args = after.trim_ascii_start().to_vec();
-                extended = true;
-            }
-            if let Some(at) = find_return(&args) {
-                let (returns, _) =
-                    parenthesized(&args[at + 8..]).ok_or("Unterminated LIST RETURN options")?;
-                parse_list_returns(&returns, &mut options)?;
-                args.truncate(at);
-                extended = true;
-            }
-            if extended {
-                extension = Extension::List(options);
-            }
-        }
         b"CREATE" if !is_uid => {
             if let Some(at) = find_use(&args) {
                 let (uses, _) = parenthesized(&args[at + 1..]).ok_or("Unterminated USE")?;
@@ -386,11 +338,6 @@ fn parenthesized(s: &[u8]) -> Option<(Vec<u8>, &[u8])> {
     None
 }
 
-/// Offset of ` RETURN (` outside quoted strings.
-fn find_return(args: &[u8]) -> Option<usize> {
-    find_outside_quotes(args, b" RETURN (")
-}
-
 /// Offset of ` (USE ` outside quoted strings.
 fn find_use(args: &[u8]) -> Option<usize> {
     find_outside_quotes(args, b" (USE ")
@@ -408,30 +355,6 @@ fn find_outside_quotes(args: &[u8], needle: &[u8]) -> Option<usize> {
         }
     }
     None
-}
-
-fn parse_list_returns(returns: &[u8], options: &mut ListOptions) -> Result<(), &'static str> {
-    let mut rest = returns.trim_ascii();
-    while !rest.is_empty() {
-        let end = rest
-            .iter()
-            .position(|&b| b == b' ' || b == b'(')
-            .unwrap_or(rest.len());
-        let word = rest[..end].to_ascii_uppercase();
-        rest = rest[end..].trim_ascii_start();
-        match word.as_slice() {
-            b"SUBSCRIBED" => options.return_subscribed = true,
-            // Always returned: \HasChildren / \HasNoChildren and special-use attributes.
-            b"CHILDREN" | b"SPECIAL-USE" => {}
-            b"STATUS" => {
-                let (items, after) = parenthesized(rest).ok_or("STATUS needs a list")?;
-                options.status = Some(String::from_utf8_lossy(&items).into_owned());
-                rest = after.trim_ascii_start();
-            }
-            _ => return Err("Unknown LIST RETURN option"),
-        }
-    }
-    Ok(())
 }
 
 /// Replaces `$` search keys (outside quoted strings) with the saved result: as UIDs after a
@@ -527,25 +450,6 @@ mod tests {
             "a FETCH 1 (BODY[])\r\n",
             "unchanged"
         );
-    }
-
-    #[test]
-    fn list_extended() {
-        let (out, ext) =
-            run(b"a LIST (SUBSCRIBED) \"\" \"*\" RETURN (CHILDREN STATUS (MESSAGES UNSEEN))\r\n");
-        assert_eq!(out, "a LIST \"\" \"*\"\r\n");
-        assert_eq!(
-            ext,
-            Extension::List(ListOptions {
-                select_subscribed: true,
-                select_special_use: false,
-                return_subscribed: true,
-                status: Some("MESSAGES UNSEEN".into()),
-            })
-        );
-        let (out, ext) = run(b"a LIST \"\" \"a RETURN (x)\"\r\n");
-        assert_eq!(out, "a LIST \"\" \"a RETURN (x)\"\r\n");
-        assert_eq!(ext, Extension::None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Tern's IMAP4rev2 (RFC 9051) / IMAP4rev1 (RFC 3501) server.
 //!
-//! imap-codec parses commands (after [`reader`] has framed lines and literals within limits);
+//! imap-codec parses commands (after [`reader`] has framed lines and literals within limits),
+//! except those whose grammar it lacks, which [`syntax`] parses into typed values;
 //! [`session`] is the state machine (RFC 9051 §3) with the selected mailbox's own view of
 //! sequence numbers and UIDs, fed by the store's change feed; each command family lives in its
 //! own module under [`commands`].
@@ -12,6 +13,7 @@ mod extended;
 mod lexer;
 pub mod reader;
 mod session;
+mod syntax;
 mod utf7;
 mod view;
 mod view_cache;

@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 
 use crate::extended::{self, Extension};
 use crate::reader::{CommandReader, Frame, ReadError, tag_of};
+use crate::syntax::{self, Typed};
 use crate::view::View;
 use crate::{ImapConfig, capabilities, utf7, wire};
 
@@ -259,49 +260,88 @@ impl Session {
                 }
                 Frame::Command(bytes) => bytes,
             };
-            let command = match extended::preparse(&command, |uid| self.saved_search_text(uid)) {
-                Ok((command, extension)) => {
-                    self.extension = extension;
-                    command
+            let flow = match syntax::parse(&command) {
+                Some(Ok(parsed)) => {
+                    tracing::debug!(tag = parsed.tag, "typed command");
+                    let tag = parsed.tag.clone();
+                    (tag, self.dispatch_typed(parsed.command).await?)
                 }
-                Err(text) => {
-                    let tag = tag_of(&command);
-                    self.tagged(tag.as_deref().unwrap_or("*"), Status::Bad, text);
+                Some(Err(malformed)) => {
+                    let tag = malformed.tag.as_deref().unwrap_or("*");
+                    self.tagged(tag, Status::Bad, malformed.text);
                     continue;
                 }
+                None => match self.parse_and_dispatch(&command).await? {
+                    Some(flow) => flow,
+                    None => continue,
+                },
             };
-            let codec = CommandCodec::default();
-            let parsed = match codec.decode(&command) {
-                Ok(([], parsed)) => parsed,
-                _ => {
-                    let tag = tag_of(&command);
-                    self.tagged(
-                        tag.as_deref().unwrap_or("*"),
-                        Status::Bad,
-                        "Unknown command or invalid arguments",
-                    );
-                    continue;
-                }
-            };
-            let tag = parsed.tag.inner().to_owned();
-            tracing::debug!(tag, command = parsed.body.name(), "command");
-            match self.dispatch(parsed).await? {
-                Flow::Continue(reply) => {
+            match flow {
+                (tag, Flow::Continue(reply)) => {
                     let text = match &reply.code {
                         Some(code) => format!("[{code}] {}", reply.text),
                         None => reply.text,
                     };
                     self.tagged(&tag, reply.status, &text);
                 }
-                Flow::Logout => {
+                (tag, Flow::Logout) => {
                     self.io.untagged("BYE Logging out");
                     self.tagged(&tag, Status::Ok, "LOGOUT completed");
                     self.io.flush().await?;
                     return Ok(());
                 }
-                Flow::StartTls(tag) => self.start_tls(&tag).await?,
+                (_, Flow::StartTls(tag)) => self.start_tls(&tag).await?,
             }
         }
+    }
+
+    /// A command for imap-codec, after `extended.rs` took off what it does not parse. None when
+    /// it was answered BAD here.
+    async fn parse_and_dispatch(
+        &mut self,
+        command: &[u8],
+    ) -> Result<Option<(String, Flow)>, Fatal> {
+        let command = match extended::preparse(command, |uid| self.saved_search_text(uid)) {
+            Ok((command, extension)) => {
+                self.extension = extension;
+                command
+            }
+            Err(text) => {
+                let tag = tag_of(command);
+                self.tagged(tag.as_deref().unwrap_or("*"), Status::Bad, text);
+                return Ok(None);
+            }
+        };
+        let codec = CommandCodec::default();
+        let parsed = match codec.decode(&command) {
+            Ok(([], parsed)) => parsed,
+            _ => {
+                let tag = tag_of(&command);
+                self.tagged(
+                    tag.as_deref().unwrap_or("*"),
+                    Status::Bad,
+                    "Unknown command or invalid arguments",
+                );
+                return Ok(None);
+            }
+        };
+        let tag = parsed.tag.inner().to_owned();
+        tracing::debug!(tag, command = parsed.body.name(), "command");
+        let flow = self.dispatch(parsed).await?;
+        Ok(Some((tag, flow)))
+    }
+
+    /// A command parsed by [`syntax`]: LIST and LSUB, valid in the authenticated and selected
+    /// states (RFC 9051 §6.3).
+    async fn dispatch_typed(&mut self, command: Typed) -> Result<Flow, Fatal> {
+        if self.account.is_none() {
+            return Ok(Flow::Continue(Reply::bad("Log in first")));
+        }
+        let reply = match command {
+            Typed::List(list) => self.list(list).await,
+        };
+        self.report_updates(true).await?;
+        Ok(Flow::Continue(reply))
     }
 
     async fn next_frame(&mut self) -> Result<Frame, Fatal> {
@@ -453,14 +493,6 @@ impl Session {
             C::Rename { from, to } => self.rename(&from, &to).await,
             C::Subscribe { mailbox } => self.subscribe(&mailbox, true).await,
             C::Unsubscribe { mailbox } => self.subscribe(&mailbox, false).await,
-            C::List {
-                reference,
-                mailbox_wildcard,
-            } => self.list(&reference, &mailbox_wildcard, false).await,
-            C::Lsub {
-                reference,
-                mailbox_wildcard,
-            } => self.list(&reference, &mailbox_wildcard, true).await,
             C::Namespace => {
                 // RFC 2342: one personal namespace, no other users' or shared ones.
                 self.io.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");

@@ -77,11 +77,15 @@ pub trait Store: Send + Sync {
     /// Finds a mailbox by name (`INBOX` in any case).
     async fn mailbox(&self, account: AccountId, name: &str) -> Result<Option<MailboxInfo>>;
     async fn mailbox_by_id(&self, account: AccountId, id: MailboxId) -> Result<MailboxInfo>;
+    /// Creates `name` and any missing parents. `subscribed` is for `name` itself: IMAP CREATE
+    /// does not subscribe (RFC 9051 §6.3.4), a folder made in webmail or by an import is
+    /// subscribed. Parents created on the way are never subscribed: nobody asked for them.
     async fn create_mailbox(
         &self,
         account: AccountId,
         name: &str,
         special_use: Option<SpecialUse>,
+        subscribed: bool,
     ) -> Result<MailboxInfo>;
     /// Renames a mailbox and all its children, keeping their messages. Renaming INBOX moves
     /// its messages into a new mailbox and leaves INBOX empty (RFC 9051 §6.3.6).

@@ -114,7 +114,7 @@ async fn folder(store: &SqliteStore, account: AccountId, name: &str) -> Result<M
     // A name the store refuses for new mailboxes (say `~bob` or `..`) stops the import with
     // the folder named, so the operator can rename it in the source and run it again.
     let created = store
-        .create_mailbox(account, name, None)
+        .create_mailbox(account, name, None, true)
         .await
         .with_context(|| format!("creating the folder {name:?}"))?;
     Ok(created.id)

@@ -1,16 +1,15 @@
-//! Mailbox commands: SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST,
-//! LSUB, STATUS, CLOSE, UNSELECT (RFC 9051 §6.3, §6.4.1; RFC 3501 §6.3.9 LSUB; RFC 6154
-//! SPECIAL-USE; RFC 3348 CHILDREN; RFC 8438 STATUS=SIZE).
+//! Mailbox commands: SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS,
+//! CLOSE, UNSELECT (RFC 9051 §6.3, §6.4.1; RFC 6154 SPECIAL-USE; RFC 8438 STATUS=SIZE). LIST
+//! and LSUB are `list.rs`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use imap_codec::imap_types::command::SelectParameter;
-use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
+use imap_codec::imap_types::mailbox::Mailbox;
 use imap_codec::imap_types::status::StatusDataItemName;
 use tern_store::{MailboxInfo, names};
 
-use crate::extended::{Extension, ListOptions};
+use crate::extended::Extension;
 use crate::session::{Fatal, Reply, Session, store_error};
 use crate::view::{Announced, RecentUids, View};
 use crate::view_cache::{Listed, Lookup};
@@ -233,7 +232,7 @@ impl Session {
         let account = self.account_id();
         match self
             .store()
-            .create_mailbox(account, &name, special_use)
+            .create_mailbox(account, &name, special_use, false)
             .await
         {
             Ok(_) => Reply::ok("CREATE completed"),
@@ -306,98 +305,6 @@ impl Session {
         }
     }
 
-    /// LIST and LSUB (RFC 9051 §6.3.9, RFC 3501 §6.3.9): reference and pattern with the
-    /// wildcards `*` (anything) and `%` (anything but the delimiter).
-    pub async fn list(
-        &mut self,
-        reference: &Mailbox<'_>,
-        pattern: &ListMailbox<'_>,
-        lsub: bool,
-    ) -> Reply {
-        let reference = match reference {
-            Mailbox::Inbox => "INBOX".to_string(),
-            Mailbox::Other(other) => match self.decode_name(other.as_ref()) {
-                Ok(name) => name,
-                Err(reply) => return reply,
-            },
-        };
-        let pattern_raw: &[u8] = match pattern {
-            ListMailbox::Token(token) => token.as_ref(),
-            ListMailbox::String(string) => string.as_ref(),
-        };
-        let pattern = match self.decode_name(pattern_raw) {
-            Ok(pattern) => pattern,
-            Err(reply) => return reply,
-        };
-        let command = if lsub { "LSUB" } else { "LIST" };
-        let options = match std::mem::replace(&mut self.extension, Extension::None) {
-            Extension::List(options) => options,
-            _ => ListOptions::default(),
-        };
-        let status_items = match options.status.as_deref().map(status_items) {
-            Some(Ok(items)) => items,
-            Some(Err(reply)) => return reply,
-            None => Vec::new(),
-        };
-        if pattern.is_empty() && !lsub {
-            // RFC 9051 §6.3.9: the delimiter and the root of the reference.
-            self.io.untagged("LIST (\\Noselect) \"/\" \"\"");
-            return Reply::ok("LIST completed");
-        }
-        let account = self.account_id();
-        let mailboxes = match self.store().mailboxes(account).await {
-            Ok(mailboxes) => mailboxes,
-            Err(e) => return store_error(&e),
-        };
-        let full_pattern = canonical_inbox(&format!("{reference}{pattern}"));
-        let mut statuses = Vec::new();
-        for (name, entry) in hierarchy(&mailboxes) {
-            let subscribed = entry.info.is_some_and(|i| i.subscribed);
-            if (lsub || options.select_subscribed) && !subscribed {
-                continue;
-            }
-            if options.select_special_use && entry.info.is_none_or(|i| i.special_use.is_none()) {
-                continue;
-            }
-            if !matches(full_pattern.as_bytes(), name.as_bytes()) {
-                continue;
-            }
-            let mut attributes: Vec<&str> = Vec::new();
-            match entry.info {
-                None => attributes.push("\\Noselect"),
-                Some(info) => {
-                    if let Some(special) = info.special_use {
-                        attributes.push(special.attribute());
-                    }
-                }
-            }
-            if options.return_subscribed && subscribed {
-                attributes.push("\\Subscribed");
-            }
-            if !lsub {
-                attributes.push(if entry.has_children {
-                    "\\HasChildren"
-                } else {
-                    "\\HasNoChildren"
-                });
-            }
-            let mut line = format!("* {command} ({}) \"/\" ", attributes.join(" ")).into_bytes();
-            self.encode_name(&mut line, name);
-            line.extend_from_slice(b"\r\n");
-            self.io.out.extend_from_slice(&line);
-            if let (false, Some(info)) = (status_items.is_empty(), entry.info) {
-                statuses.push(info.clone());
-            }
-        }
-        // RFC 5819: a STATUS response for each selectable name listed.
-        for info in statuses {
-            if let Err(reply) = self.status_response(&info, &status_items).await {
-                return reply;
-            }
-        }
-        Reply::ok(format!("{command} completed"))
-    }
-
     /// STATUS (RFC 9051 §6.3.11).
     pub async fn status(&mut self, mailbox: &Mailbox<'_>, items: &[StatusDataItemName]) -> Reply {
         let name = match self.mailbox_name(mailbox) {
@@ -418,7 +325,7 @@ impl Session {
     }
 
     /// One `* STATUS name (...)` response.
-    async fn status_response(
+    pub(crate) async fn status_response(
         &mut self,
         info: &MailboxInfo,
         items: &[StatusDataItemName],
@@ -452,99 +359,5 @@ impl Session {
         line.extend_from_slice(format!(" ({})\r\n", fields.join(" ")).as_bytes());
         self.io.out.extend_from_slice(&line);
         Ok(())
-    }
-}
-
-/// STATUS item names as written in LIST ... RETURN (STATUS (...)).
-fn status_items(text: &str) -> Result<Vec<StatusDataItemName>, Reply> {
-    text.split_ascii_whitespace()
-        .map(|item| {
-            Ok(match item.to_ascii_uppercase().as_str() {
-                "MESSAGES" => StatusDataItemName::Messages,
-                "RECENT" => StatusDataItemName::Recent,
-                "UIDNEXT" => StatusDataItemName::UidNext,
-                "UIDVALIDITY" => StatusDataItemName::UidValidity,
-                "UNSEEN" => StatusDataItemName::Unseen,
-                "DELETED" => StatusDataItemName::Deleted,
-                "SIZE" => StatusDataItemName::Size,
-                "HIGHESTMODSEQ" => StatusDataItemName::HighestModSeq,
-                _ => return Err(Reply::bad("Unknown STATUS item")),
-            })
-        })
-        .collect()
-}
-
-/// A name in the hierarchy: an existing mailbox, or a parent implied by a child's name.
-struct Entry<'a> {
-    info: Option<&'a MailboxInfo>,
-    has_children: bool,
-}
-
-/// Every mailbox and every implied parent, by name.
-fn hierarchy(mailboxes: &[MailboxInfo]) -> BTreeMap<&str, Entry<'_>> {
-    let mut map: BTreeMap<&str, Entry<'_>> = BTreeMap::new();
-    for info in mailboxes {
-        map.entry(info.name.as_str())
-            .or_insert(Entry {
-                info: None,
-                has_children: false,
-            })
-            .info = Some(info);
-        for parent in names::parents(&info.name) {
-            map.entry(parent)
-                .or_insert(Entry {
-                    info: None,
-                    has_children: false,
-                })
-                .has_children = true;
-        }
-    }
-    map
-}
-
-/// `inbox` at the start of a pattern matches INBOX in any case (RFC 9051 §5.1).
-fn canonical_inbox(pattern: &str) -> String {
-    let bytes = pattern.as_bytes();
-    if bytes.len() >= 5
-        && bytes[..5].eq_ignore_ascii_case(b"INBOX")
-        && (bytes.len() == 5 || bytes[5] == b'/')
-    {
-        format!("INBOX{}", &pattern[5..])
-    } else {
-        pattern.to_string()
-    }
-}
-
-/// LIST pattern matching: `*` matches any run, `%` any run without the delimiter.
-fn matches(pattern: &[u8], name: &[u8]) -> bool {
-    // Iterative matcher with backtracking over the last wildcard; bounded by len(p) * len(n)
-    // per wildcard, and both are bounded by the line limit.
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|i| matches(rest, &name[i..])),
-        Some((b'%', rest)) => {
-            let stop = name.iter().position(|&b| b == b'/').unwrap_or(name.len());
-            (0..=stop).any(|i| matches(rest, &name[i..]))
-        }
-        Some((&c, rest)) => name.first() == Some(&c) && matches(rest, &name[1..]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcards() {
-        assert!(matches(b"*", b"a/b/c"));
-        assert!(matches(b"%", b"abc"));
-        assert!(!matches(b"%", b"a/b"));
-        assert!(matches(b"a/%", b"a/b"));
-        assert!(!matches(b"a/%", b"a/b/c"));
-        assert!(matches(b"a*c", b"a/b/c"));
-        assert!(matches(b"INBOX", b"INBOX"));
-        assert!(!matches(b"INBOX", b"INBOXES"));
-        assert_eq!(canonical_inbox("inbox/x"), "INBOX/x");
-        assert_eq!(canonical_inbox("inboxes"), "inboxes");
     }
 }

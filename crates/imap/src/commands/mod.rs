@@ -7,6 +7,7 @@ mod copy_move;
 mod expunge;
 mod fetch;
 mod idle;
+mod list;
 mod mailbox;
 mod quota;
 mod search;

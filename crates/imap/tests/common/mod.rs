@@ -156,6 +156,29 @@ impl Client {
         self.until_tagged(&tag).await
     }
 
+    /// Sends `text` and splits the answer: the untagged lines, and the tagged line without
+    /// its tag (`OK ...`, `NO ...`, `BAD ...`).
+    pub async fn exchange(&mut self, text: &str) -> (Vec<String>, String) {
+        let mut lines = self.command(text).await;
+        let tagged = lines.pop().expect("a tagged line");
+        let status = tagged
+            .split_once(' ')
+            .map_or("", |(_, rest)| rest)
+            .to_owned();
+        (lines, status)
+    }
+
+    /// Sends `text`, asserts the tagged status is `status` (`OK`, `NO`, `BAD`), and returns the
+    /// untagged lines.
+    pub async fn expect(&mut self, status: &str, text: &str) -> Vec<String> {
+        let (untagged, tagged) = self.exchange(text).await;
+        assert!(
+            tagged.starts_with(&format!("{status} ")) || tagged == status,
+            "{text}: expected {status}, got {tagged:?} after {untagged:?}"
+        );
+        untagged
+    }
+
     pub async fn send(&mut self, bytes: &[u8]) {
         use tokio::io::AsyncWriteExt;
         self.reader.get_mut().write_all(bytes).await.unwrap();

@@ -113,7 +113,8 @@ pub(crate) fn create_account(
     }
     let account = AccountId(conn.last_insert_rowid());
     for (name, special_use) in DEFAULT_MAILBOXES {
-        create_mailbox_in(conn, account, name, *special_use)?;
+        // Subscribed, so that clients showing only subscribed folders show these.
+        create_mailbox_in(conn, account, name, *special_use, true)?;
     }
     Ok(account)
 }

@@ -87,6 +87,7 @@ pub(crate) fn create_mailbox_in(
     account: AccountId,
     name: &str,
     special_use: Option<SpecialUse>,
+    subscribed: bool,
 ) -> Result<MailboxInfo> {
     let name = normalize_new_mailbox(name)?;
     if find(conn, account, &name)?.is_some() {
@@ -94,10 +95,10 @@ pub(crate) fn create_mailbox_in(
     }
     for parent in parents(&name) {
         if find(conn, account, parent)?.is_none() {
-            insert_mailbox(conn, account, parent, None)?;
+            insert_mailbox(conn, account, parent, None, false)?;
         }
     }
-    insert_mailbox(conn, account, &name, special_use)
+    insert_mailbox(conn, account, &name, special_use, subscribed)
 }
 
 fn insert_mailbox(
@@ -105,16 +106,19 @@ fn insert_mailbox(
     account: AccountId,
     name: &str,
     special_use: Option<SpecialUse>,
+    subscribed: bool,
 ) -> Result<MailboxInfo> {
     let uid_validity = next_uid_validity(conn)?;
     conn.prepare_cached(
-        "INSERT INTO mailboxes (account_id, name, special_use, uid_validity) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO mailboxes (account_id, name, special_use, uid_validity, subscribed)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![
         account.0,
         name,
         special_use.map(|s| s.attribute()),
-        uid_validity
+        uid_validity,
+        subscribed
     ])?;
     owned(conn, account, MailboxId(conn.last_insert_rowid()))
 }
@@ -125,9 +129,10 @@ pub(crate) fn create_mailbox(
     account: AccountId,
     name: &str,
     special_use: Option<SpecialUse>,
+    subscribed: bool,
 ) -> Result<MailboxInfo> {
     let before: Vec<MailboxId> = mailboxes(conn, account)?.iter().map(|m| m.id).collect();
-    let created = create_mailbox_in(conn, account, name, special_use)?;
+    let created = create_mailbox_in(conn, account, name, special_use, subscribed)?;
     for mailbox in mailboxes(conn, account)? {
         if !before.contains(&mailbox.id) {
             changes.push((
@@ -177,7 +182,7 @@ pub(crate) fn rename_mailbox(
     }
     for parent in parents(&to) {
         if find(conn, account, parent)?.is_none() {
-            let created = insert_mailbox(conn, account, parent, None)?;
+            let created = insert_mailbox(conn, account, parent, None, false)?;
             changes.push((
                 account,
                 Change::MailboxCreated {
@@ -214,7 +219,7 @@ fn rename_inbox(
     inbox: &MailboxInfo,
     to: &str,
 ) -> Result<()> {
-    let target = create_mailbox(conn, changes, account, to, None)?;
+    let target = create_mailbox(conn, changes, account, to, None, inbox.subscribed)?;
     let metas = load_meta(conn, inbox.id)?;
     let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
     let now = super::now();

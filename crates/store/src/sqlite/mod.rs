@@ -455,10 +455,13 @@ impl Store for SqliteStore {
         account: AccountId,
         name: &str,
         special_use: Option<SpecialUse>,
+        subscribed: bool,
     ) -> Result<MailboxInfo> {
         let name = owned_name(name);
-        self.write(move |c, ch| mailboxes::create_mailbox(c, ch, account, &name, special_use))
-            .await
+        self.write(move |c, ch| {
+            mailboxes::create_mailbox(c, ch, account, &name, special_use, subscribed)
+        })
+        .await
     }
     async fn rename_mailbox(&self, account: AccountId, from: &str, to: &str) -> Result<()> {
         let (from, to) = (owned_name(from), owned_name(to));

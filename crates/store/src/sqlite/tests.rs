@@ -306,7 +306,7 @@ async fn rename_with_children_keeps_every_message() {
     let a = account(&f.store, "u@example.test").await;
     let work = f
         .store
-        .create_mailbox(a, "Work/Projects/Tern", None)
+        .create_mailbox(a, "Work/Projects/Tern", None, true)
         .await
         .unwrap();
     let parent = f
@@ -391,7 +391,7 @@ async fn renaming_inbox_moves_its_messages_and_leaves_it_empty() {
 async fn delete_mailbox_rules() {
     let f = fixture();
     let a = account(&f.store, "u@example.test").await;
-    f.store.create_mailbox(a, "A/B", None).await.unwrap();
+    f.store.create_mailbox(a, "A/B", None, true).await.unwrap();
     assert!(matches!(
         f.store.delete_mailbox(a, "A").await,
         Err(StoreError::HasChildren)
@@ -406,7 +406,7 @@ async fn delete_mailbox_rules() {
     f.store.delete_mailbox(a, "A").await.unwrap();
     assert_eq!(f.store.quota(a).await.unwrap().account_used, 0);
     // A re-created mailbox gets a new UIDVALIDITY (RFC 9051 §2.3.1.1).
-    let again = f.store.create_mailbox(a, "A/B", None).await.unwrap();
+    let again = f.store.create_mailbox(a, "A/B", None, true).await.unwrap();
     assert!(again.uid_validity > b.uid_validity);
     assert_eq!(blob_files(&f.path), 0);
 }
@@ -1203,7 +1203,12 @@ async fn mailbox_counters_follow_every_change() {
     let db = SqliteStore::database_path(&f.path);
     let a = account(&f.store, "a@example.test").await;
     let inbox = inbox(&f.store, a).await;
-    let other = f.store.create_mailbox(a, "Other", None).await.unwrap().id;
+    let other = f
+        .store
+        .create_mailbox(a, "Other", None, true)
+        .await
+        .unwrap()
+        .id;
     for n in 1..=10 {
         append(&f.store, a, inbox, message(n)).await;
     }
@@ -1594,7 +1599,7 @@ async fn hostile_new_names_are_refused_but_stored_ones_stay_usable() {
     let f = fixture();
     let a = account(&f.store, "a@example.test").await;
     for hostile in ["~bob", "..", "Other Users/b@example.test", "x\u{202e}txt"] {
-        let created = f.store.create_mailbox(a, hostile, None).await;
+        let created = f.store.create_mailbox(a, hostile, None, true).await;
         assert!(
             matches!(created, Err(StoreError::Invalid { .. })),
             "{hostile:?}: {created:?}"
@@ -1607,7 +1612,7 @@ async fn hostile_new_names_are_refused_but_stored_ones_stay_usable() {
     }
     // Names stored before the rule (or imported): set behind the store's back.
     for good in ["One", "Two"] {
-        f.store.create_mailbox(a, good, None).await.unwrap();
+        f.store.create_mailbox(a, good, None, true).await.unwrap();
     }
     f.store.close();
     drop(f.store);

@@ -26,7 +26,7 @@ pub(crate) async fn change(State(app): State<App>, user: User, body: Bytes) -> W
     let name = fields.get("name").unwrap_or("").trim();
     let result = match fields.get("op").unwrap_or("") {
         "create" => store
-            .create_mailbox(user.account, name, None)
+            .create_mailbox(user.account, name, None, true)
             .await
             .map(|_| ()),
         "rename" => {
