@@ -73,6 +73,14 @@ pub fn parse(cursor: &mut Cursor<'_>, lsub: bool) -> Result<ListCommand, &'stati
     if !cursor.at_end() {
         return Err("Unexpected text after the LIST arguments");
     }
+    // Names are UTF-8 (RFC 9051 §5.1) or 7-bit modified UTF-7 (RFC 3501 §5.1.3): other bytes
+    // are not a name a client could mean.
+    if std::iter::once(&reference[..])
+        .chain(patterns.iter().map(|p| &p[..]))
+        .any(|s| std::str::from_utf8(s).is_err())
+    {
+        return Err("Mailbox name or pattern is not UTF-8");
+    }
     Ok(ListCommand {
         lsub,
         selection,
@@ -222,6 +230,8 @@ mod tests {
         ] {
             assert!(list(bad).is_err(), "{bad}");
         }
+        let not_utf8 = parse_command(b"a LIST \"\" \"\xff\"\r\n").expect("a LIST command");
+        assert!(not_utf8.is_err());
         assert!(list("a LIST (REMOTE RECURSIVEMATCH SPECIAL-USE) \"\" *\r\n").is_ok());
         assert!(list("a LIST () \"\" * RETURN ()\r\n").is_ok());
     }
