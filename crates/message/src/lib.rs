@@ -12,6 +12,7 @@ mod envelope;
 #[doc(hidden)]
 pub mod fuzzing;
 mod header;
+mod literal_safe;
 mod stored;
 mod structure;
 pub mod submission;
@@ -23,6 +24,7 @@ pub use address::Address;
 pub use decode::{DecodeError, decode_transfer_encoding};
 pub use envelope::Envelope;
 pub use header::header_fields;
+pub use literal_safe::{Reencoded, literal_safe};
 pub use stored::{EnvelopeSink, StoredEnvelope};
 pub use structure::{MAX_DEPTH, MAX_PARTS, Part, PartKind};
 pub use text::{PREVIEW_CHARS, SEARCH_TEXT_LIMIT};

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::envelope::Envelope;
 use crate::header::{fields, first, header_end, terminated, unfold};
+use crate::literal_safe::Reencoded;
 
 /// Parts nested deeper than this are treated as opaque single parts. It bounds recursion here
 /// and in the IMAP layer, and keeps the serialized summary within serde_json's default
@@ -51,6 +52,11 @@ pub struct Part {
     pub disposition: Option<(String, Vec<(String, String)>)>,
     pub language: Vec<String>,
     pub location: Option<String>,
+    /// Set on a leaf whose body holds NUL, which no IMAP literal may carry (RFC 9051 §4.3):
+    /// BODY[...] serves it re-encoded as base64 (see [`crate::literal_safe`]), and
+    /// BODYSTRUCTURE describes that form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reencoded: Option<Reencoded>,
     pub kind: PartKind,
 }
 
@@ -209,6 +215,9 @@ impl Walker<'_> {
             }
             _ => {}
         }
+        if part.kind == PartKind::Leaf {
+            part.reencoded = Reencoded::of(&part.encoding, body);
+        }
         part
     }
 
@@ -304,6 +313,7 @@ impl Walker<'_> {
             disposition,
             language,
             location: text("Content-Location"),
+            reencoded: None,
             kind: PartKind::Leaf,
         }
     }

@@ -430,19 +430,28 @@ fn write_message(
                     body_structure(out, &summary.structure, true);
                 }
             }
+            // RFC 9051 §6.4.5: RFC822 is BODY[], RFC822.HEADER is BODY.PEEK[HEADER],
+            // RFC822.TEXT is BODY[TEXT].
             MessageDataItemName::Rfc822 => {
                 out.extend_from_slice(b"RFC822 ");
-                wire::literal(out, blob);
+                let whole = summary.map(|s| literal_safe_span(&s.structure, blob, 0, u64::MAX));
+                wire::literal(out, whole.as_deref().unwrap_or(blob));
             }
             MessageDataItemName::Rfc822Header => {
                 out.extend_from_slice(b"RFC822.HEADER ");
-                let header = summary.map_or(&[][..], |s| s.structure.header_in(blob));
-                wire::literal(out, header);
+                let header = summary.map(|s| {
+                    let root = &s.structure;
+                    literal_safe_span(root, blob, root.header_start, root.body_start)
+                });
+                wire::literal(out, header.as_deref().unwrap_or_default());
             }
             MessageDataItemName::Rfc822Text => {
                 out.extend_from_slice(b"RFC822.TEXT ");
-                let text = summary.map_or(&[][..], |s| s.structure.body_in(blob));
-                wire::literal(out, text);
+                let text = summary.map(|s| {
+                    let root = &s.structure;
+                    literal_safe_span(root, blob, root.body_start, root.body_end)
+                });
+                wire::literal(out, text.as_deref().unwrap_or_default());
             }
             MessageDataItemName::BodyExt {
                 section, partial, ..
@@ -606,7 +615,8 @@ fn section_name(out: &mut Vec<u8>, section: Option<&Section<'_>>) {
     }
 }
 
-/// The bytes a section names (RFC 9051 §6.4.5), or None when the part does not exist.
+/// The bytes a section names (RFC 9051 §6.4.5), or None when the part does not exist. Parts
+/// holding NUL come re-encoded as base64, as a literal cannot carry them (RFC 9051 §4.3).
 fn section_bytes(root: &Part, raw: &[u8], section: Option<&Section<'_>>) -> Option<Vec<u8>> {
     let numbers = |p: Option<&imap_codec::imap_types::fetch::Part>| -> Vec<u32> {
         p.map(|p| p.0.as_ref().iter().map(|n| n.get()).collect())
@@ -629,12 +639,25 @@ fn section_bytes(root: &Part, raw: &[u8], section: Option<&Section<'_>>) -> Opti
             .map(|n| String::from_utf8_lossy(n.as_ref()).into_owned())
             .collect()
     };
+    let safe = |start: u64, end: u64| literal_safe_span(root, raw, start, end);
     Some(match section {
-        None => raw.to_vec(),
-        Some(Section::Part(p)) => root.section(&numbers(Some(p)))?.body_in(raw).to_vec(),
-        Some(Section::Mime(p)) => root.section(&numbers(Some(p)))?.header_in(raw).to_vec(),
-        Some(Section::Header(p)) => message(&numbers(p.as_ref()))?.header_in(raw).to_vec(),
-        Some(Section::Text(p)) => message(&numbers(p.as_ref()))?.body_in(raw).to_vec(),
+        None => safe(0, raw.len() as u64),
+        Some(Section::Part(p)) => {
+            let part = root.section(&numbers(Some(p)))?;
+            safe(part.body_start, part.body_end)
+        }
+        Some(Section::Mime(p)) => {
+            let part = root.section(&numbers(Some(p)))?;
+            safe(part.header_start, part.body_start)
+        }
+        Some(Section::Header(p)) => {
+            let part = message(&numbers(p.as_ref()))?;
+            safe(part.header_start, part.body_start)
+        }
+        Some(Section::Text(p)) => {
+            let part = message(&numbers(p.as_ref()))?;
+            safe(part.body_start, part.body_end)
+        }
         Some(Section::HeaderFields(p, names)) | Some(Section::HeaderFieldsNot(p, names)) => {
             let not = matches!(section, Some(Section::HeaderFieldsNot(..)));
             let header = message(&numbers(p.as_ref()))?.header_in(raw);
@@ -643,6 +666,13 @@ fn section_bytes(root: &Part, raw: &[u8], section: Option<&Section<'_>>) -> Opti
             tern_message::header_fields(header, &names, not)
         }
     })
+}
+
+/// `raw[start..end]` as a literal may carry it (see [`tern_message::literal_safe`]).
+fn literal_safe_span(root: &Part, raw: &[u8], start: u64, end: u64) -> Vec<u8> {
+    let offset = |o: u64| usize::try_from(o).unwrap_or(usize::MAX).min(raw.len());
+    let (start, end) = (offset(start), offset(end));
+    tern_message::literal_safe(root, raw, start..end.max(start)).into_owned()
 }
 
 /// INTERNALDATE as `dd-Mon-yyyy hh:mm:ss +0000` (RFC 9051 §9 `date-time`).
@@ -704,8 +734,13 @@ fn body_structure(out: &mut Vec<u8>, part: &Part, extended: bool) {
             out.push(b' ');
             wire::nstring(out, part.description.as_deref());
             out.push(b' ');
-            upper(out, &part.encoding);
-            out.extend_from_slice(format!(" {}", part.body_octets).as_bytes());
+            // A part holding NUL is served as base64 (tern_message::literal_safe): described so.
+            let (encoding, octets, lines) = match part.reencoded {
+                Some(size) => ("base64", size.octets, size.lines),
+                None => (part.encoding.as_str(), part.body_octets, part.body_lines),
+            };
+            upper(out, encoding);
+            out.extend_from_slice(format!(" {octets}").as_bytes());
             if let PartKind::Message {
                 envelope: env,
                 body,
@@ -717,7 +752,7 @@ fn body_structure(out: &mut Vec<u8>, part: &Part, extended: bool) {
                 body_structure(out, body, extended);
                 out.extend_from_slice(format!(" {}", part.body_lines).as_bytes());
             } else if part.media_type == "text" {
-                out.extend_from_slice(format!(" {}", part.body_lines).as_bytes());
+                out.extend_from_slice(format!(" {lines}").as_bytes());
             }
             if extended {
                 out.push(b' ');

@@ -121,6 +121,11 @@ impl Client {
 
     /// One response line (with its literals), without the final CRLF.
     pub async fn line(&mut self) -> String {
+        String::from_utf8_lossy(&self.line_bytes().await).into_owned()
+    }
+
+    /// One response line (with its literals) as sent, without the final CRLF.
+    pub async fn line_bytes(&mut self) -> Vec<u8> {
         use tokio::io::{AsyncBufReadExt, AsyncReadExt};
         let mut whole = Vec::new();
         loop {
@@ -139,7 +144,7 @@ impl Client {
             line.truncate(line.len() - 2);
             whole.extend_from_slice(&line);
             let Some(size) = literal_size(&line) else {
-                return String::from_utf8_lossy(&whole).into_owned();
+                return whole;
             };
             let mut literal = vec![0; size];
             self.reader.read_exact(&mut literal).await.expect("literal");
@@ -182,6 +187,22 @@ impl Client {
     pub async fn send(&mut self, bytes: &[u8]) {
         use tokio::io::AsyncWriteExt;
         self.reader.get_mut().write_all(bytes).await.unwrap();
+    }
+
+    /// Sends `text` with a new tag and returns the lines as sent, up to the tagged one.
+    pub async fn command_bytes(&mut self, text: &str) -> Vec<Vec<u8>> {
+        self.next_tag += 1;
+        let tag = format!("t{} ", self.next_tag);
+        self.send(format!("{tag}{text}\r\n").as_bytes()).await;
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line_bytes().await;
+            let done = line.starts_with(tag.as_bytes());
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
     }
 
     pub async fn until_tagged(&mut self, tag: &str) -> Vec<String> {
