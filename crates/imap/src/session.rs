@@ -51,6 +51,10 @@ impl Reply {
             text: text.into(),
         }
     }
+    /// For an authenticated-state command without a logged-in account.
+    pub fn log_in_first() -> Reply {
+        Reply::bad("Log in first")
+    }
     pub fn bad(text: impl Into<String>) -> Reply {
         Reply {
             status: Status::Bad,

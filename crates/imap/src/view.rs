@@ -4,7 +4,7 @@
 
 use imap_codec::imap_types::sequence::{SeqOrUid, SequenceSet};
 use std::sync::Arc;
-use tern_store::{MailboxId, RecentClaim};
+use tern_store::{AccountId, MailboxId, RecentClaim};
 
 /// What the view keeps per message: enough for sequence numbers, FLAGS, MODSEQ, INTERNALDATE,
 /// RFC822.SIZE and the cheap SEARCH keys. The blob and the parsed summary are loaded when a
@@ -14,6 +14,8 @@ pub use tern_store::MessageState as Entry;
 /// The selected mailbox as this session sees it.
 #[derive(Debug)]
 pub struct View {
+    /// The account the mailbox was selected in: selected-state commands act for it.
+    pub account: AccountId,
     pub mailbox: MailboxId,
     pub name: String,
     /// EXAMINE, or SELECT of a mailbox we may not change.
@@ -166,6 +168,7 @@ mod tests {
 
     fn view(uids: &[u32]) -> View {
         View {
+            account: AccountId(1),
             mailbox: MailboxId(1),
             name: "INBOX".into(),
             read_only: false,

@@ -114,7 +114,9 @@ impl Session {
                 Err(reply) => return reply,
             }
         }
-        let account = self.account_id();
+        let Some(account) = self.logged_in_account() else {
+            return Reply::log_in_first();
+        };
         let store = Arc::clone(self.store());
         let target = match store.mailbox(account, &name).await {
             Ok(Some(info)) => info,

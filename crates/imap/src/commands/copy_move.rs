@@ -31,7 +31,7 @@ impl Session {
             .into_iter()
             .map(|i| view.messages[i].uid)
             .collect();
-        let (account, source) = (self.account_id(), view.mailbox);
+        let (account, source) = (view.account, view.mailbox);
         let store = Arc::clone(self.store());
         let target = match store.mailbox(account, &name).await {
             Ok(Some(info)) => info,

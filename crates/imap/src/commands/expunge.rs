@@ -20,7 +20,7 @@ impl Session {
                 .map(|i| view.messages[i].uid)
                 .collect()
         });
-        let (account, mailbox) = (self.account_id(), view.mailbox);
+        let (account, mailbox) = (view.account, view.mailbox);
         let store = Arc::clone(self.store());
         match store.expunge(account, mailbox, only.as_deref()).await {
             Ok(uids) => {

@@ -113,7 +113,7 @@ impl Session {
                     .max(view.uid_next.saturating_sub(1));
                 let store = Arc::clone(self.store());
                 let mut gone = match store
-                    .vanished_since(self.account_id(), view.mailbox, since)
+                    .vanished_since(view.account, view.mailbox, since)
                     .await
                 {
                     Ok(gone) => gone,
@@ -172,7 +172,7 @@ impl Session {
                         | MessageDataItemName::Rfc822Text
                 )
             });
-        let (account, mailbox) = (self.account_id(), view.mailbox);
+        let (account, mailbox) = (view.account, view.mailbox);
         let store = Arc::clone(self.store());
         let mut items_with_flags = items.clone();
         if !items.contains(&MessageDataItemName::Flags) {

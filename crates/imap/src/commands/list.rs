@@ -29,7 +29,10 @@ impl Session {
             self.io.untagged("LIST (\\Noselect) \"/\" \"\"");
             return done;
         }
-        let mailboxes = match self.store().mailboxes(self.account_id()).await {
+        let Some(account) = self.logged_in_account() else {
+            return Reply::log_in_first();
+        };
+        let mailboxes = match self.store().mailboxes(account).await {
             Ok(mailboxes) => mailboxes,
             Err(e) => return store_error(&e),
         };

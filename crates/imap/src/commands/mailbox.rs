@@ -16,17 +16,17 @@ use crate::view_cache::{Listed, Lookup};
 use crate::wire;
 
 impl Session {
-    pub(crate) fn account_id(&self) -> tern_store::AccountId {
-        // Every caller runs in the authenticated state (checked by dispatch).
-        self.account
-            .as_ref()
-            .map_or(tern_store::AccountId(0), |a| a.id)
+    /// The logged-in account; None before login. Dispatch runs authenticated-state commands
+    /// only after login (RFC 9051 §6.3), so a None here answers `BAD` rather than act for
+    /// nobody.
+    pub(crate) fn logged_in_account(&self) -> Option<tern_store::AccountId> {
+        self.account.as_ref().map(|a| a.id)
     }
 
     /// Every message of `info`'s mailbox: shared from the view cache when nobody changed it,
     /// brought up to date from the cache by its changes since, or read from the store.
     async fn mailbox_list(&self, info: &MailboxInfo) -> Result<Listed, tern_store::StoreError> {
-        let (account, store) = (self.account_id(), self.store());
+        let (account, store) = (info.account, self.store());
         let messages = match self.config.views.get(info) {
             Some(Lookup::Current(listed)) => return Ok(listed),
             Some(Lookup::Older { entries, modseq }) => {
@@ -100,7 +100,9 @@ impl Session {
             Ok(name) => name,
             Err(reply) => return Ok(reply),
         };
-        let account = self.account_id();
+        let Some(account) = self.logged_in_account() else {
+            return Ok(Reply::log_in_first());
+        };
         let store = std::sync::Arc::clone(self.store());
         let info = match store.mailbox(account, &name).await {
             Ok(Some(info)) => info,
@@ -116,6 +118,7 @@ impl Session {
             Err(e) => return Ok(store_error(&e)),
         };
         let view = View {
+            account,
             mailbox: info.id,
             name: info.name.clone(),
             read_only,
@@ -189,7 +192,9 @@ impl Session {
             return Reply::bad("No mailbox selected");
         };
         if expunge && !view.read_only {
-            let account = self.account_id();
+            let Some(account) = self.logged_in_account() else {
+                return Reply::log_in_first();
+            };
             if let Err(e) = self.store().expunge(account, view.mailbox, None).await {
                 return store_error(&e);
             }
@@ -229,7 +234,9 @@ impl Session {
             }
             _ => None,
         };
-        let account = self.account_id();
+        let Some(account) = self.logged_in_account() else {
+            return Reply::log_in_first();
+        };
         match self
             .store()
             .create_mailbox(account, &name, special_use, false)
@@ -249,7 +256,9 @@ impl Session {
         if name == "INBOX" {
             return Reply::no("INBOX cannot be deleted").code("CANNOT");
         }
-        let account = self.account_id();
+        let Some(account) = self.logged_in_account() else {
+            return Reply::log_in_first();
+        };
         match self.store().delete_mailbox(account, &name).await {
             Ok(()) => {
                 if self.selected.as_ref().is_some_and(|v| v.name == name) {
@@ -270,7 +279,9 @@ impl Session {
         if to == "INBOX" {
             return Reply::no("INBOX already exists").code("ALREADYEXISTS");
         }
-        let account = self.account_id();
+        let Some(account) = self.logged_in_account() else {
+            return Reply::log_in_first();
+        };
         match self.store().rename_mailbox(account, &from, &to).await {
             Ok(()) => {
                 if let Some(view) = self.selected.as_mut()
@@ -290,7 +301,9 @@ impl Session {
             Ok(name) => name,
             Err(reply) => return reply,
         };
-        let account = self.account_id();
+        let Some(account) = self.logged_in_account() else {
+            return Reply::log_in_first();
+        };
         match self
             .store()
             .set_subscribed(account, &name, subscribed)
@@ -311,7 +324,9 @@ impl Session {
             Ok(name) => name,
             Err(reply) => return reply,
         };
-        let account = self.account_id();
+        let Some(account) = self.logged_in_account() else {
+            return Reply::log_in_first();
+        };
         let store = std::sync::Arc::clone(self.store());
         let info = match store.mailbox(account, &name).await {
             Ok(Some(info)) => info,
@@ -332,7 +347,7 @@ impl Session {
     ) -> Result<(), Reply> {
         let store = std::sync::Arc::clone(self.store());
         let status = store
-            .mailbox_status(self.account_id(), info.id)
+            .mailbox_status(info.account, info.id)
             .await
             .map_err(|e| store_error(&e))?;
         let mut fields = Vec::new();

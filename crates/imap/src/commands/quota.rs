@@ -16,11 +16,9 @@ pub const DOMAIN_ROOT: &str = "Domain";
 impl Session {
     /// The roots with a limit, with usage and limit in KiB (RFC 9208 §5.1: units of 1024).
     async fn quota_roots(&self) -> Result<Vec<(&'static str, u64, u64)>, Reply> {
+        let account = self.logged_in_account().ok_or_else(Reply::log_in_first)?;
         let store = Arc::clone(self.store());
-        let usage = store
-            .quota(self.account_id())
-            .await
-            .map_err(|e| store_error(&e))?;
+        let usage = store.quota(account).await.map_err(|e| store_error(&e))?;
         let kib = |bytes: u64| bytes.div_ceil(1024);
         let mut roots = Vec::new();
         if let Some(limit) = usage.account_limit {
@@ -45,7 +43,10 @@ impl Session {
             Ok(name) => name,
             Err(reply) => return reply,
         };
-        match self.store().mailbox(self.account_id(), &name).await {
+        let Some(account) = self.logged_in_account() else {
+            return Reply::log_in_first();
+        };
+        match self.store().mailbox(account, &name).await {
             Ok(Some(_)) => {}
             Ok(None) => return Reply::no("No such mailbox").code("NONEXISTENT"),
             Err(e) => return store_error(&e),

@@ -60,7 +60,7 @@ impl Session {
         let Some(view) = self.selected.as_ref() else {
             return Ok(Reply::bad("No mailbox selected"));
         };
-        let (account, mailbox) = (self.account_id(), view.mailbox);
+        let (account, mailbox) = (view.account, view.mailbox);
         let store = Arc::clone(self.store());
         // BODY and TEXT come from the store's text index: one lookup per key, not a read of
         // every message.

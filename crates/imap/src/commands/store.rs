@@ -45,7 +45,7 @@ impl Session {
             keywords,
             unchanged_since,
         };
-        let (account, mailbox) = (self.account_id(), view.mailbox);
+        let (account, mailbox) = (view.account, view.mailbox);
         if unchanged_since.is_some() {
             self.enable_condstore();
         }
