@@ -8,10 +8,10 @@
 
 mod capabilities;
 mod commands;
-mod envelope;
 mod extended;
 mod lexer;
 pub mod reader;
+mod response;
 mod session;
 mod syntax;
 mod utf7;

@@ -38,14 +38,6 @@ pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-/// Appends a literal8 (`~{n}`, RFC 3516 §4.2) when the data holds NUL, else a literal.
-pub fn literal8(out: &mut Vec<u8>, s: &[u8]) {
-    if s.contains(&0) {
-        out.push(b'~');
-    }
-    literal(out, s);
-}
-
 /// Appends an nstring: NIL or a string.
 pub fn nstring(out: &mut Vec<u8>, s: Option<&str>) {
     match s {

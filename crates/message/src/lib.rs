@@ -24,7 +24,7 @@ pub use address::Address;
 pub use decode::{DecodeError, decode_transfer_encoding};
 pub use envelope::Envelope;
 pub use header::header_fields;
-pub use literal_safe::{Reencoded, literal_safe};
+pub use literal_safe::{Reencoded, literal_safe, needs_literal_safe};
 pub use stored::{EnvelopeSink, StoredEnvelope};
 pub use structure::{MAX_DEPTH, MAX_PARTS, Part, PartKind};
 pub use text::{PREVIEW_CHARS, SEARCH_TEXT_LIMIT};

@@ -57,37 +57,46 @@ fn base64_lines(content: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `raw[span]` with every re-encoded leaf in it (see [`Part::reencoded`]) served as base64: a
-/// body wholly inside the span is replaced by its base64 form, a header wholly inside it gets
-/// `Content-Transfer-Encoding: base64`. Borrowed when nothing in the span needs it.
-pub fn literal_safe<'r>(root: &Part, raw: &'r [u8], span: Range<usize>) -> Cow<'r, [u8]> {
-    let Some(data) = raw.get(span.clone()) else {
-        return Cow::Borrowed(&[]);
-    };
+/// True when `span` of the message holds a header or body that [`literal_safe`] changes: only
+/// then must the span be read and rewritten; otherwise its bytes can go out as they are.
+pub fn needs_literal_safe(root: &Part, span: Range<u64>) -> bool {
     let mut leaves = Vec::new();
     reencoded_leaves(root, &mut leaves);
-    if leaves.is_empty() {
-        return Cow::Borrowed(data);
-    }
-    // Replacements in offset order: (range in raw, new bytes).
+    leaves.iter().any(|leaf| {
+        let inside = |start: u64, end: u64| span.start <= start && end <= span.end;
+        (leaf.header_start < leaf.body_start && inside(leaf.header_start, leaf.body_start))
+            || inside(leaf.body_start, leaf.body_end)
+    })
+}
+
+/// `data`, the bytes of `span` of a message whose tree is `root`, with every re-encoded leaf in
+/// it (see [`Part::reencoded`]) served as base64: a body wholly inside the span is replaced by
+/// its base64 form, a header wholly inside it gets `Content-Transfer-Encoding: base64`.
+/// Borrowed when nothing in the span needs it.
+pub fn literal_safe<'d>(root: &Part, data: &'d [u8], span: Range<u64>) -> Cow<'d, [u8]> {
+    let mut leaves = Vec::new();
+    reencoded_leaves(root, &mut leaves);
+    // Offsets in the message, made relative to `data`.
+    let local = |offset: u64| -> Option<usize> {
+        let relative = usize::try_from(offset.checked_sub(span.start)?).ok()?;
+        (offset <= span.end && relative <= data.len()).then_some(relative)
+    };
+    // Replacements in offset order: (range in data, new bytes).
     let mut edits: Vec<(Range<usize>, Vec<u8>)> = Vec::new();
     for leaf in leaves {
-        let (Ok(header_start), Ok(body_start), Ok(body_end)) = (
-            usize::try_from(leaf.header_start),
-            usize::try_from(leaf.body_start),
-            usize::try_from(leaf.body_end),
-        ) else {
-            continue;
-        };
-        let inside = |r: &Range<usize>| span.start <= r.start && r.end <= span.end;
-        let header = header_start..body_start;
-        if inside(&header) && header_start < body_start {
-            edits.push((header, with_base64_encoding(leaf.header_in(raw))));
+        let (header_start, body_start, body_end) = (
+            local(leaf.header_start),
+            local(leaf.body_start),
+            local(leaf.body_end),
+        );
+        if let (Some(start), Some(end)) = (header_start, body_start)
+            && start < end
+        {
+            edits.push((start..end, with_base64_encoding(&data[start..end])));
         }
-        let body = body_start..body_end;
-        if inside(&body) {
-            let content = content(&leaf.encoding, leaf.body_in(raw));
-            edits.push((body, base64_lines(&content)));
+        if let (Some(start), Some(end)) = (body_start, body_end) {
+            let content = content(&leaf.encoding, &data[start..end]);
+            edits.push((start..end, base64_lines(&content)));
         }
     }
     if edits.is_empty() {
@@ -95,16 +104,16 @@ pub fn literal_safe<'r>(root: &Part, raw: &'r [u8], span: Range<usize>) -> Cow<'
     }
     edits.sort_by_key(|(range, _)| range.start);
     let mut out = Vec::with_capacity(data.len() * 4 / 3 + 64);
-    let mut copied = span.start;
+    let mut copied = 0;
     for (range, bytes) in edits {
         if range.start < copied {
             continue; // overlapping edits cannot come from one tree; skip rather than guess
         }
-        out.extend_from_slice(&raw[copied..range.start]);
+        out.extend_from_slice(&data[copied..range.start]);
         out.extend_from_slice(&bytes);
         copied = range.end;
     }
-    out.extend_from_slice(&raw[copied..span.end]);
+    out.extend_from_slice(&data[copied..]);
     Cow::Owned(out)
 }
 
@@ -175,7 +184,9 @@ mod tests {
         let leaf = root.section(&[2]).unwrap();
         let size = leaf.reencoded.expect("the binary part is re-encoded");
         assert!(root.section(&[1]).unwrap().reencoded.is_none());
-        let safe = literal_safe(&root, &raw, 0..raw.len());
+        let whole = 0..raw.len() as u64;
+        assert!(needs_literal_safe(&root, whole.clone()));
+        let safe = literal_safe(&root, &raw, whole);
         assert!(!safe.contains(&0));
         let text = String::from_utf8(safe.into_owned()).unwrap();
         let encoded = base64::engine::general_purpose::STANDARD.encode(BINARY);
@@ -186,8 +197,9 @@ mod tests {
         assert_eq!(size.octets, encoded.len() as u64);
         assert_eq!(size.lines, 1);
         // The part's own body alone.
-        let body = leaf.body_start as usize..leaf.body_end as usize;
-        assert_eq!(literal_safe(&root, &raw, body).as_ref(), encoded.as_bytes());
+        let body = &raw[leaf.body_start as usize..leaf.body_end as usize];
+        let span = leaf.body_start..leaf.body_end;
+        assert_eq!(literal_safe(&root, body, span).as_ref(), encoded.as_bytes());
     }
 
     #[test]
@@ -195,15 +207,19 @@ mod tests {
         let raw = message();
         let root = crate::parse(&raw).summary.structure;
         let first = root.section(&[1]).unwrap();
-        let body = first.body_start as usize..first.body_end as usize;
+        let span = first.body_start..first.body_end;
+        assert!(!needs_literal_safe(&root, span.clone()));
+        let body = &raw[span.start as usize..span.end as usize];
         assert!(matches!(
-            literal_safe(&root, &raw, body),
+            literal_safe(&root, body, span),
             Cow::Borrowed(b"hi")
         ));
         // The binary part's MIME header alone says base64 too, as its body is served so.
         let second = root.section(&[2]).unwrap();
-        let header = second.header_start as usize..second.body_start as usize;
-        let safe = literal_safe(&root, &raw, header);
+        let span = second.header_start..second.body_start;
+        assert!(needs_literal_safe(&root, span.clone()));
+        let header = &raw[span.start as usize..span.end as usize];
+        let safe = literal_safe(&root, header, span);
         assert!(
             safe.ends_with(b"octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"),
             "{}",

@@ -234,6 +234,54 @@ impl BlobReader {
     pub fn into_file(self) -> tokio::fs::File {
         self.file
     }
+
+    /// Bytes `range` of the message, read into memory (a header, a part to decode).
+    pub async fn read_range(&mut self, range: std::ops::Range<u64>) -> io::Result<Vec<u8>> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let length = self.range_length(&range)?;
+        self.file.seek(io::SeekFrom::Start(range.start)).await?;
+        let mut data = vec![0; length as usize];
+        self.file.read_exact(&mut data).await?;
+        Ok(data)
+    }
+
+    /// Writes bytes `range` of the message to `out` through a buffer of `buffer` bytes, so a
+    /// large body never sits in memory whole. Exactly `range`'s length is written, or an error
+    /// (the file is shorter than its summary says) is returned.
+    pub async fn copy_range<W>(
+        &mut self,
+        range: std::ops::Range<u64>,
+        out: &mut W,
+        buffer: usize,
+    ) -> io::Result<()>
+    where
+        W: tokio::io::AsyncWrite + Unpin + ?Sized,
+    {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+        let mut left = self.range_length(&range)?;
+        self.file.seek(io::SeekFrom::Start(range.start)).await?;
+        let mut chunk = vec![0; buffer.max(1)];
+        while left > 0 {
+            let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            self.file.read_exact(&mut chunk[..want]).await?;
+            out.write_all(&chunk[..want]).await?;
+            left -= want as u64;
+        }
+        Ok(())
+    }
+
+    fn range_length(&self, range: &std::ops::Range<u64>) -> io::Result<u64> {
+        if range.start > range.end || range.end > self.len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "bytes {range:?} are past the end of a {}-byte message",
+                    self.len
+                ),
+            ));
+        }
+        Ok(range.end - range.start)
+    }
 }
 
 impl AsyncRead for BlobReader {
