@@ -7,12 +7,15 @@
 #   (3) one BIG-message mailbox: SELECT, STATUS, `UID FETCH 1:* (UID FLAGS ENVELOPE)`, SEARCH TEXT,
 #       each five times (medians), timed by a raw socket reader so the client's parsing is
 #       not in the figures;
-#   (4) memory of IDLE_CONNS concurrent authenticated connections in IDLE.
+#   (4) memory of IDLE_CONNS concurrent authenticated connections in IDLE;
+#   (5) FETCH BODY.PEEK[] of one BIGMSG_MB MB message by 1 session, then by FETCHERS at once:
+#       the server's memory added (bench/imap_bigfetch.py samples it every 20 ms).
 # Prints each figure and the Tern/Dovecot ratio. The same Python client drives both sides
 # (bench/imap_load.py). Never run in CI.
 #
 #   bench/imap.sh        environment: USERS=100 CLIENTS=20 RUN_SECONDS=30 MAILS=200 BIG=100000
-#                        IDLE_CONNS=10000 DOVECOT_IDLE_CONNS=90 STEPS=1234 (which to run)
+#                        IDLE_CONNS=10000 DOVECOT_IDLE_CONNS=90 BIGMSG_MB=50 FETCHERS=20
+#                        STEPS=12345 (which to run)
 #
 # Dovecot's reference config keeps its default process limits (100 imap processes), so its
 # IDLE memory is measured over DOVECOT_IDLE_CONNS connections and reported per connection.
@@ -26,7 +29,9 @@ seconds=${RUN_SECONDS:-30}
 mails=${MAILS:-200}
 big=${BIG:-100000}
 idle_conns=${IDLE_CONNS:-10000}
-steps=${STEPS:-1234}
+steps=${STEPS:-12345}
+bigmsg_mb=${BIGMSG_MB:-50}
+fetchers=${FETCHERS:-20}
 dovecot_idle=${DOVECOT_IDLE_CONNS:-90}
 load="python3 $BENCH_DIR/imap_load.py"
 
@@ -68,6 +73,31 @@ if [[ ! -e $big_stamp ]]; then
     tern --data-dir "$TERN_DATA" import "$big_user" --mbox "$bigbox" >/dev/null
     doveadm -c "$DOVECOT_CONF" import -u "$big_user" "mbox:/nonexistent:INBOX=$bigbox:INDEX=MEMORY" "" all
     touch "$big_stamp"
+fi
+# One message of about BIGMSG_MB MB (a base64 attachment) for step (5), in its own user's INBOX.
+bigmsg_user="user$((users > 1 ? users - 1 : 1))@$BENCH_DOMAIN"
+bigmsg_stamp="$WORK/imap-bench-bigmsg-$users-$bigmsg_mb"
+if [[ $steps == *5* && ! -e $bigmsg_stamp ]]; then
+    bigmsg="$CACHE_DIR/bigmsg-$bigmsg_mb.mbox"
+    python3 - "$bigmsg" "$bigmsg_mb" "$bigmsg_user" <<'PY'
+import base64, os, sys
+path, mb, to = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+data = base64.encodebytes(os.urandom(mb * 1024 * 1024 * 3 // 4))
+with open(path, "wb") as f:
+    f.write(b"From bench@example.test Thu Jan  1 00:00:00 2026\n")
+    f.write(f"From: bench@example.test\nTo: {to}\nSubject: big\nMIME-Version: 1.0\n"
+            "Content-Type: multipart/mixed; boundary=bb\n\n--bb\nContent-Type: text/plain\n\n"
+            "see attachment\n--bb\nContent-Type: application/octet-stream\n"
+            "Content-Transfer-Encoding: base64\n\n".encode())
+    f.write(data.replace(b"\nFrom ", b"\n>From "))
+    f.write(b"--bb--\n\n")
+PY
+    chmod a+r "$bigmsg"
+    log "importing a $bigmsg_mb MB message into $bigmsg_user's INBOX, both sides"
+    tern --data-dir "$TERN_DATA" import "$bigmsg_user" --mbox "$bigmsg" >/dev/null
+    doveadm -c "$DOVECOT_CONF" import -u "$bigmsg_user" "mbox:/nonexistent:INBOX=$bigmsg:INDEX=MEMORY" "" all
+    rm -f "$bigmsg"
+    touch "$bigmsg_stamp"
 fi
 word=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(sorted(s["markers"], key=lambda k: s["markers"][k])[0])' "$bigbox.stats.json" 2>/dev/null || echo aardvark)
 
@@ -117,7 +147,8 @@ field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 declare -A r
-for k in mixed mixed_mem mixed_errors logins select_ms select_first_ms status_ms fetch_s search_s hits idle_conns idle_kb; do
+for k in mixed mixed_mem mixed_errors logins select_ms select_first_ms status_ms fetch_s search_s hits idle_conns idle_kb \
+    big_one_kb big_many_kb big_many_peak_kb big_one_s big_many_s; do
     r[tern.$k]=-; r[dovecot.$k]=-
 done
 for side in tern dovecot; do
@@ -175,6 +206,20 @@ for side in tern dovecot; do
         r[$side.idle_conns]=$ready
         r[$side.idle_kb]=$(awk -v a="$after" -v b="$before" -v n="$ready" 'BEGIN { printf "%.1f", (n > 0 ? (a - b) / n : 0) }')
     fi
+    if [[ $steps == *5* ]]; then
+        log "$side: (5) FETCH BODY.PEEK[] of a $bigmsg_mb MB message, 1 then $fetchers sessions"
+        out=$(python3 "$BENCH_DIR/imap_bigfetch.py" --port "$port" --pid "$pid" --user "$bigmsg_user" \
+            --sessions "$fetchers" --larger $((bigmsg_mb * 1000000 * 8 / 10)))
+        echo "$out" >"$WORK/results/bigfetch-$side.json"
+        # Tern is one process: its RSS. Dovecot forks per session: the PSS of its tree.
+        kind=rss
+        [[ $side == dovecot ]] && kind=pss
+        r[$side.big_one_kb]=$(field "$out" "one_added_${kind}_kb")
+        r[$side.big_many_kb]=$(field "$out" "many_added_${kind}_kb")
+        r[$side.big_many_peak_kb]=$(field "$out" "many_peak_${kind}_kb")
+        r[$side.big_one_s]=$(field "$out" one_s)
+        r[$side.big_many_s]=$(field "$out" many_s)
+    fi
 done
 
 report="$WORK/results/imap-$(date +%Y%m%d-%H%M%S).txt"
@@ -192,5 +237,9 @@ report="$WORK/results/imap-$(date +%Y%m%d-%H%M%S).txt"
     row "(3) UID FETCH 1:* (UID FLAGS ENVELOPE) s" "${r[tern.fetch_s]}" "${r[dovecot.fetch_s]}"
     row "(3) SEARCH TEXT \"$word\" s (hits ${r[tern.hits]}/${r[dovecot.hits]})" "${r[tern.search_s]}" "${r[dovecot.search_s]}"
     row "(4) kB per IDLE connection (${r[tern.idle_conns]}/${r[dovecot.idle_conns]})" "${r[tern.idle_kb]}" "${r[dovecot.idle_kb]}"
+    row "(5) kB added, 1 session FETCH ${bigmsg_mb} MB" "${r[tern.big_one_kb]}" "${r[dovecot.big_one_kb]}"
+    row "(5) kB added, $fetchers sessions at once" "${r[tern.big_many_kb]}" "${r[dovecot.big_many_kb]}"
+    row "(5) server peak kB, $fetchers sessions" "${r[tern.big_many_peak_kb]}" "${r[dovecot.big_many_peak_kb]}"
+    row "(5) s for 1 session / $fetchers sessions" "${r[tern.big_one_s]}/${r[tern.big_many_s]}" "${r[dovecot.big_one_s]}/${r[dovecot.big_many_s]}"
 } | tee "$report"
 log "report saved to $report"
