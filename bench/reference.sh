@@ -121,6 +121,10 @@ postmaster_address = postmaster@$BENCH_DOMAIN
 recipient_delimiter = +
 lmtp_save_to_detail_mailbox = no
 
+# Step (5) of bench/imap.sh opens FETCHERS (20) sessions of one user from one address.
+protocol imap {
+  mail_max_userip_connections = 100
+}
 service imap-login {
   chroot =
   user = $BENCH_USER
