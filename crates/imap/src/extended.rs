@@ -1,16 +1,15 @@
 //! Command syntax of the extensions imap-codec 2.0.0-alpha.10 does not parse, taken off the
 //! command before imap-codec sees the rest (DESIGN.md §5a says to fill these in around it).
-//! Commands move from here to typed parsers in [`syntax`](crate::syntax) (LIST and LSUB have):
+//! Commands move from here to typed parsers in [`syntax`](crate::syntax) (APPEND, CREATE,
+//! LIST and LSUB have); what is left:
 //!
 //! - `SEARCH RETURN (MIN MAX ALL COUNT SAVE)` (RFC 4731 ESEARCH, RFC 5182 SEARCHRES);
 //! - `$`, the saved search result, as a sequence set (RFC 5182 §2.1);
-//! - `CREATE name (USE (\Sent))` (RFC 6154 §5.2 CREATE-SPECIAL-USE);
 //! - the FETCH item `SAVEDATE` and the SEARCH keys `SAVEDBEFORE`, `SAVEDON`, `SAVEDSINCE` and
-//!   `SAVEDATESUPPORTED` (RFC 8514 §4);
-//! - several messages in one APPEND (RFC 3502 MULTIAPPEND).
+//!   `SAVEDATESUPPORTED` (RFC 8514 §4).
 //!
 //! Only positions where the extension's grammar puts its syntax are rewritten, so literal data
-//! is never touched: the first line of a command, or, for SEARCH keys and MULTIAPPEND, tokens
+//! is never touched: the first line of a command, or, for SEARCH keys, tokens
 //! found by [`lexer`](crate::lexer), which steps over literals whole.
 
 use crate::lexer::{self, Kind, Token};
@@ -19,9 +18,6 @@ use crate::lexer::{self, Kind, Token};
 /// [`rewrite_saved_date_keys`]). A field name cannot contain `:` (RFC 5322 §3.6.8), so a real
 /// HEADER search with this name could never match anything anyway.
 pub const SAVED_DATE_MARKER: &str = "Tern:Save-Date";
-
-/// Messages one MULTIAPPEND may carry; the reader already bounds their total size.
-pub const MAX_APPEND_MESSAGES: usize = 1000;
 
 /// ESEARCH return options (RFC 4731 §3.1, RFC 5182 §2.2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,15 +34,11 @@ pub struct SearchReturn {
 pub enum Extension {
     None,
     Search(SearchReturn),
-    CreateSpecialUse(String),
     /// FETCH asked for SAVEDATE (RFC 8514 §4.3). `uid_stands_in`: it was the only item, and
     /// `UID` took its place so that imap-codec sees a valid FETCH.
     FetchSaveDate {
         uid_stands_in: bool,
     },
-    /// The second and further messages of a MULTIAPPEND, each as a one-message APPEND command
-    /// with the same tag and mailbox (RFC 3502 §3).
-    MoreAppends(Vec<Vec<u8>>),
 }
 
 /// Splits the extension syntax off `command`, returning the rewritten command for imap-codec.
@@ -55,9 +47,6 @@ pub fn preparse(
     command: &[u8],
     saved: impl Fn(bool) -> String,
 ) -> Result<(Vec<u8>, Extension), &'static str> {
-    if is_append(command) {
-        return Ok(split_appends(command));
-    }
     let line_end = first_line_end(command);
     let (line, rest) = command.split_at(line_end);
     let words: Vec<&[u8]> = line.splitn(4, |&b| b == b' ').collect();
@@ -116,24 +105,6 @@ pub fn preparse(
             }
         }
         b"FETCH" => (args, extension) = take_save_date_item(&args),
-        b"CREATE" if !is_uid => {
-            if let Some(at) = find_use(&args) {
-                let (uses, _) = parenthesized(&args[at + 1..]).ok_or("Unterminated USE")?;
-                let uses = String::from_utf8_lossy(&uses).to_string();
-                let inner = uses
-                    .trim()
-                    .strip_prefix("USE")
-                    .or_else(|| uses.trim().strip_prefix("use"))
-                    .ok_or("Unknown CREATE parameter")?
-                    .trim()
-                    .trim_start_matches('(')
-                    .trim_end_matches(')')
-                    .trim()
-                    .to_string();
-                args.truncate(at);
-                extension = Extension::CreateSpecialUse(inner);
-            }
-        }
         _ => {}
     }
     let mut out = head.to_vec();
@@ -147,49 +118,6 @@ pub fn preparse(
         out = rewrite_saved_date_keys(&out, head.len())?;
     }
     Ok((out, extension))
-}
-
-/// True when the command's name (the second word) is APPEND.
-fn is_append(command: &[u8]) -> bool {
-    let mut words = command.splitn(3, |&b| b == b' ');
-    words
-        .nth(1)
-        .is_some_and(|w| w.eq_ignore_ascii_case(b"APPEND"))
-}
-
-/// RFC 3502 §6: `APPEND mailbox 1*(SP [flag-list SP] [date-time SP] literal)`. With more than
-/// one message, the first goes to imap-codec as a plain APPEND and the others wait in
-/// [`Extension::MoreAppends`], each as a one-message APPEND of its own. Anything that does not
-/// split cleanly is left whole, for imap-codec to answer.
-fn split_appends(command: &[u8]) -> (Vec<u8>, Extension) {
-    let unchanged = || (command.to_vec(), Extension::None);
-    let Some(tokens) = lexer::tokens(command, 0) else {
-        return unchanged();
-    };
-    let Some(mailbox) = tokens.get(2) else {
-        return unchanged();
-    };
-    let mut messages: Vec<&[u8]> = Vec::new();
-    let mut start = None;
-    for token in &tokens[3..] {
-        let begun = *start.get_or_insert(token.start);
-        if token.kind == Kind::Literal {
-            messages.push(&command[begun..token.end]);
-            start = None;
-        }
-    }
-    if messages.len() < 2 || start.is_some() {
-        return unchanged();
-    }
-    let one = |message: &[u8]| {
-        let mut single = command[..mailbox.end].to_vec();
-        single.push(b' ');
-        single.extend_from_slice(message);
-        single.extend_from_slice(b"\r\n");
-        single
-    };
-    let more = messages[1..].iter().map(|m| one(m)).collect();
-    (one(messages[0]), Extension::MoreAppends(more))
 }
 
 /// Takes `SAVEDATE` (RFC 8514 §4.3) out of a FETCH's item list (`args` = `set items ...`).
@@ -338,25 +266,6 @@ fn parenthesized(s: &[u8]) -> Option<(Vec<u8>, &[u8])> {
     None
 }
 
-/// Offset of ` (USE ` outside quoted strings.
-fn find_use(args: &[u8]) -> Option<usize> {
-    find_outside_quotes(args, b" (USE ")
-}
-
-fn find_outside_quotes(args: &[u8], needle: &[u8]) -> Option<usize> {
-    let mut quotes = Quotes::default();
-    for i in 0..args.len() {
-        if quotes.inside_after(args[i]) {
-            continue;
-        }
-        if args.len() - i >= needle.len() && args[i..i + needle.len()].eq_ignore_ascii_case(needle)
-        {
-            return Some(i);
-        }
-    }
-    None
-}
-
 /// Replaces `$` search keys (outside quoted strings) with the saved result: as UIDs after a
 /// `UID` key, else as sequence numbers.
 fn replace_dollar_in_search(args: &[u8], saved: &impl Fn(bool) -> String) -> Vec<u8> {
@@ -453,15 +362,8 @@ mod tests {
     }
 
     #[test]
-    fn create_special_use() {
-        let (out, ext) = run(b"a CREATE MySent (USE (\\Sent))\r\n");
-        assert_eq!(out, "a CREATE MySent\r\n");
-        assert_eq!(ext, Extension::CreateSpecialUse("\\Sent".into()));
-    }
-
-    #[test]
     fn literals_are_left_alone() {
-        let command = b"a APPEND INBOX {5}\r\nRETURN (\r\n";
+        let command = b"a SEARCH TEXT {9}\r\nRETURN (x\r\n";
         assert_eq!(run(command).0.as_bytes(), command);
     }
 
@@ -524,43 +426,5 @@ mod tests {
                 Extension::None
             )
         );
-    }
-
-    #[test]
-    fn multiappend_is_split_into_single_appends() {
-        let (out, ext) = run(
-            b"a APPEND \"My box\" (\\Seen) \"01-Feb-2024 10:00:00 +0000\" {3}\r\none {5+}\r\n(two) ~{5}\r\nthree\r\n",
-        );
-        assert_eq!(
-            out,
-            "a APPEND \"My box\" (\\Seen) \"01-Feb-2024 10:00:00 +0000\" {3}\r\none\r\n"
-        );
-        let Extension::MoreAppends(more) = ext else {
-            panic!("{ext:?}")
-        };
-        let more: Vec<String> = more
-            .into_iter()
-            .map(|m| String::from_utf8(m).unwrap())
-            .collect();
-        assert_eq!(
-            more,
-            [
-                "a APPEND \"My box\" {5+}\r\n(two)\r\n",
-                "a APPEND \"My box\" ~{5}\r\nthree\r\n"
-            ]
-        );
-        // One message, or trailing junk after the last one: left whole for imap-codec.
-        for command in [
-            &b"a APPEND INBOX {3}\r\none\r\n"[..],
-            b"a APPEND INBOX {1}\r\nx {1}\r\ny junk\r\n",
-        ] {
-            assert_eq!(
-                run(command),
-                (
-                    String::from_utf8_lossy(command).into_owned(),
-                    Extension::None
-                )
-            );
-        }
     }
 }

@@ -335,13 +335,15 @@ impl Session {
         Ok(Some((tag, flow)))
     }
 
-    /// A command parsed by [`syntax`]: LIST and LSUB, valid in the authenticated and selected
-    /// states (RFC 9051 §6.3).
+    /// A command parsed by [`syntax`]: APPEND, CREATE, LIST and LSUB, valid in the
+    /// authenticated and selected states (RFC 9051 §6.3).
     async fn dispatch_typed(&mut self, command: Typed) -> Result<Flow, Fatal> {
         if self.account.is_none() {
             return Ok(Flow::Continue(Reply::bad("Log in first")));
         }
         let reply = match command {
+            Typed::Append(append) => self.append(append).await,
+            Typed::Create(create) => self.create(create).await,
             Typed::List(list) => self.list(list).await,
         };
         self.report_updates(true).await?;
@@ -492,7 +494,6 @@ impl Session {
                 mailbox,
                 parameters,
             } => self.select(&mailbox, true, &parameters).await?,
-            C::Create { mailbox } => self.create(&mailbox).await,
             C::Delete { mailbox } => self.delete(&mailbox).await,
             C::Rename { from, to } => self.rename(&from, &to).await,
             C::Subscribe { mailbox } => self.subscribe(&mailbox, true).await,
@@ -511,12 +512,6 @@ impl Session {
             C::GetQuota { root } => self.get_quota(root.as_ref()).await,
             // RFC 9208 §4.1.3: limits are the administrator's to set.
             C::SetQuota { .. } => Reply::no("Quotas are set by the administrator").code("NOPERM"),
-            C::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => self.append(&mailbox, &flags, date.as_ref(), &message).await,
             _ if !selected => Reply::bad("No mailbox selected"),
             // Selected (RFC 9051 §6.4).
             C::Check => {

@@ -4,18 +4,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use imap_codec::CommandCodec;
-use imap_codec::decode::Decoder;
-use imap_codec::imap_types::command::{Command, CommandBody};
-use imap_codec::imap_types::datetime::DateTime;
-use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::flag::Flag;
-use imap_codec::imap_types::mailbox::Mailbox;
 use tern_store::{AppendItem, AppendTarget, Flags, MailboxId};
 
 use crate::commands::store::split_flags;
-use crate::extended::{Extension, MAX_APPEND_MESSAGES};
 use crate::session::{Reply, Session, store_error};
+use crate::syntax::append::{AppendCommand, AppendMessage};
 use crate::wire;
 
 /// One message of an APPEND, checked and owned.
@@ -27,22 +21,20 @@ struct NewMessage {
 }
 
 impl NewMessage {
-    fn new(
-        flags: &[Flag<'_>],
-        date: Option<&DateTime>,
-        message: &LiteralOrLiteral8<'_>,
-    ) -> Result<NewMessage, Reply> {
-        let (flags, keywords) = split_flags(flags)?;
-        let raw = match message {
-            LiteralOrLiteral8::Literal(literal) => literal.data(),
-            LiteralOrLiteral8::Literal8(literal) => literal.data.as_ref(),
-        };
-        if raw.is_empty() {
+    fn new(message: AppendMessage) -> Result<NewMessage, Reply> {
+        let flags: Vec<Flag<'_>> = message
+            .flags
+            .iter()
+            .map(|f| Flag::try_from(f.as_str()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| Reply::bad("Invalid flag in APPEND"))?;
+        let (flags, keywords) = split_flags(&flags)?;
+        if message.raw.is_empty() {
             return Err(Reply::no("Empty message").code("CANNOT"));
         }
         Ok(NewMessage {
-            raw: Bytes::copy_from_slice(raw),
-            internal_date: date.map_or_else(now, |d| d.as_ref().timestamp()),
+            raw: Bytes::from(message.raw),
+            internal_date: message.internal_date.unwrap_or_else(now),
             flags,
             keywords,
         })
@@ -64,56 +56,21 @@ impl NewMessage {
 }
 
 impl Session {
-    pub async fn append(
-        &mut self,
-        mailbox: &Mailbox<'_>,
-        flags: &[Flag<'_>],
-        date: Option<&DateTime>,
-        message: &LiteralOrLiteral8<'_>,
-    ) -> Reply {
-        // RFC 3502 §3: the further messages of a MULTIAPPEND, split off by extended.rs.
-        let more = match std::mem::replace(&mut self.extension, Extension::None) {
-            Extension::MoreAppends(more) => more,
-            _ => Vec::new(),
-        };
-        if more.len() >= MAX_APPEND_MESSAGES {
-            return Reply::no(format!(
-                "At most {MAX_APPEND_MESSAGES} messages in one APPEND"
-            ))
-            .code("LIMIT");
-        }
-        let name = match self.mailbox_name(mailbox) {
+    pub async fn append(&mut self, command: AppendCommand) -> Reply {
+        let name = match self.decode_name(&command.mailbox) {
             Ok(name) => name,
             Err(reply) => return reply,
         };
-        let mut messages = Vec::with_capacity(more.len() + 1);
-        match NewMessage::new(flags, date, message) {
-            Ok(m) => messages.push(m),
-            Err(reply) => return reply,
-        }
-        for command in &more {
-            let Ok((
-                [],
-                Command {
-                    body:
-                        CommandBody::Append {
-                            flags,
-                            date,
-                            message,
-                            ..
-                        },
-                    ..
-                },
-            )) = CommandCodec::default().decode(command)
-            else {
-                return Reply::bad("Invalid message in MULTIAPPEND");
-            };
-            match NewMessage::new(&flags, date.as_ref(), &message) {
-                Ok(m) => messages.push(m),
-                // RFC 3502 §3: one refused message means none is appended.
+        let name = match tern_store::names::normalize_mailbox(&name) {
+            Ok(name) => name,
+            Err(e) => return Reply::no(e.to_string()).code("CANNOT"),
+        };
+        // RFC 3502 §3: one refused message means none is appended.
+        let messages: Vec<NewMessage> =
+            match command.messages.into_iter().map(NewMessage::new).collect() {
+                Ok(messages) => messages,
                 Err(reply) => return reply,
-            }
-        }
+            };
         let Some(account) = self.logged_in_account() else {
             return Reply::log_in_first();
         };

@@ -9,8 +9,8 @@ use imap_codec::imap_types::mailbox::Mailbox;
 use imap_codec::imap_types::status::StatusDataItemName;
 use tern_store::{MailboxInfo, names};
 
-use crate::extended::Extension;
 use crate::session::{Fatal, Reply, Session, store_error};
+use crate::syntax::create::CreateCommand;
 use crate::view::{Announced, RecentUids, View};
 use crate::view_cache::{Listed, Lookup};
 use crate::wire;
@@ -207,12 +207,9 @@ impl Session {
     }
 
     /// CREATE (RFC 9051 §6.3.4): a trailing delimiter only says children will follow.
-    pub async fn create(&mut self, mailbox: &Mailbox<'_>) -> Reply {
-        let raw = match mailbox {
-            Mailbox::Inbox => return Reply::no("INBOX always exists").code("ALREADYEXISTS"),
-            Mailbox::Other(other) => other.as_ref(),
-        };
-        let name = match self.decode_name(raw) {
+    /// CREATE (RFC 9051 §6.3.4), with a special use (RFC 6154 §5.3).
+    pub async fn create(&mut self, command: CreateCommand) -> Reply {
+        let name = match self.decode_name(&command.mailbox) {
             Ok(name) => name,
             Err(reply) => return reply,
         };
@@ -224,15 +221,15 @@ impl Session {
         if name == "INBOX" {
             return Reply::no("INBOX always exists").code("ALREADYEXISTS");
         }
-        // RFC 6154 §5.2 CREATE-SPECIAL-USE.
-        let special_use = match std::mem::replace(&mut self.extension, Extension::None) {
-            Extension::CreateSpecialUse(attribute) => {
-                match tern_store::SpecialUse::from_attribute(&attribute) {
-                    Some(special) => Some(special),
-                    None => return Reply::no("Unknown special use").code("USEATTR"),
-                }
-            }
-            _ => None,
+        // RFC 6154 §5.3: an attribute we do not know, or more than the one a mailbox here
+        // can have, is NO [USEATTR].
+        let special_use = match command.uses.as_slice() {
+            [] => None,
+            [attribute] => match tern_store::SpecialUse::from_attribute(attribute) {
+                Some(special) => Some(special),
+                None => return Reply::no("Unknown special use").code("USEATTR"),
+            },
+            _ => return Reply::no("One special use per mailbox").code("USEATTR"),
         };
         let Some(account) = self.logged_in_account() else {
             return Reply::log_in_first();

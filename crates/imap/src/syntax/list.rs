@@ -182,6 +182,7 @@ mod tests {
         match parse_command(command.as_bytes()).expect("a LIST command") {
             Ok(parsed) => match parsed.command {
                 Typed::List(list) => Ok(list),
+                other => panic!("{other:?}"),
             },
             Err(malformed) => Err(malformed.text),
         }

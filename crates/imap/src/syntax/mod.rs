@@ -5,6 +5,8 @@
 //! The parsers walk the tokens of [`lexer`](crate::lexer), which steps over quoted strings and
 //! literals whole.
 
+pub mod append;
+pub mod create;
 pub mod list;
 
 use std::borrow::Cow;
@@ -20,6 +22,8 @@ pub struct Parsed {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Typed {
+    Append(append::AppendCommand),
+    Create(create::CreateCommand),
     List(list::ListCommand),
 }
 
@@ -43,15 +47,14 @@ pub fn parse(command: &[u8]) -> Option<Result<Parsed, Malformed>> {
     let name = cursor.atom()?.to_ascii_uppercase();
     let tag = String::from_utf8_lossy(tag).into_owned();
     let parsed = match name.as_slice() {
-        b"LIST" => list::parse(&mut cursor, false),
-        b"LSUB" => list::parse(&mut cursor, true),
+        b"APPEND" => append::parse(&mut cursor).map(Typed::Append),
+        b"CREATE" => create::parse(&mut cursor).map(Typed::Create),
+        b"LIST" => list::parse(&mut cursor, false).map(Typed::List),
+        b"LSUB" => list::parse(&mut cursor, true).map(Typed::List),
         _ => return None,
     };
     Some(match parsed {
-        Ok(command) => Ok(Parsed {
-            tag,
-            command: Typed::List(command),
-        }),
+        Ok(command) => Ok(Parsed { tag, command }),
         Err(text) => Err(Malformed {
             tag: Some(tag),
             text,
@@ -112,6 +115,22 @@ impl<'a> Cursor<'a> {
         self.at == self.tokens.len()
     }
 
+    /// The content of a quoted string, when the next token is one.
+    pub fn quoted(&mut self) -> Option<Cow<'a, [u8]>> {
+        let token = self.peek().filter(|t| t.kind == Kind::Quoted)?;
+        self.at += 1;
+        Some(unquote(self.bytes(token)))
+    }
+
+    /// The data of a literal or literal8 (`~{n}`, RFC 3516 §4.4), when the next token is one.
+    pub fn literal(&mut self) -> Option<&'a [u8]> {
+        let token = self.peek().filter(|t| t.kind == Kind::Literal)?;
+        let raw = self.bytes(token);
+        let data = raw.iter().position(|&b| b == b'\n')? + 1;
+        self.at += 1;
+        Some(&raw[data..])
+    }
+
     /// An astring (RFC 9051 §9): an atom, a quoted string (unescaped) or a literal's data.
     /// A literal8 (`~{n}`) is not a string.
     pub fn astring(&mut self) -> Option<Cow<'a, [u8]>> {
@@ -121,8 +140,7 @@ impl<'a> Cursor<'a> {
             Kind::Atom => Cow::Borrowed(raw),
             Kind::Quoted => unquote(raw),
             Kind::Literal if raw.first() == Some(&b'{') => {
-                let data = raw.iter().position(|&b| b == b'\n')? + 1;
-                Cow::Borrowed(&raw[data..])
+                return self.literal().map(Cow::Borrowed);
             }
             _ => return None,
         };
