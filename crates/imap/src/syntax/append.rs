@@ -83,16 +83,13 @@ fn date_time(text: &[u8]) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Typed, parse as parse_command};
+    use super::super::{Typed, typed};
     use super::*;
 
     fn append(command: &[u8]) -> Result<AppendCommand, &'static str> {
-        match parse_command(command).expect("an APPEND command") {
-            Ok(parsed) => match parsed.command {
-                Typed::Append(append) => Ok(append),
-                other => panic!("{other:?}"),
-            },
-            Err(malformed) => Err(malformed.text),
+        match typed(command)? {
+            Typed::Append(command) => Ok(command),
+            other => panic!("{other:?}"),
         }
     }
 

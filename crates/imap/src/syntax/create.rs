@@ -45,16 +45,13 @@ pub fn parse(cursor: &mut Cursor<'_>) -> Result<CreateCommand, &'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Typed, parse as parse_command};
+    use super::super::{Typed, typed};
     use super::*;
 
     fn create(command: &str) -> Result<CreateCommand, &'static str> {
-        match parse_command(command.as_bytes()).expect("a CREATE command") {
-            Ok(parsed) => match parsed.command {
-                Typed::Create(create) => Ok(create),
-                other => panic!("{other:?}"),
-            },
-            Err(malformed) => Err(malformed.text),
+        match typed(command.as_bytes())? {
+            Typed::Create(command) => Ok(command),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -175,16 +175,13 @@ fn status_items(cursor: &mut Cursor<'_>) -> Result<Vec<StatusDataItemName>, &'st
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Typed, parse as parse_command};
+    use super::super::{Typed, typed};
     use super::*;
 
     fn list(command: &str) -> Result<ListCommand, &'static str> {
-        match parse_command(command.as_bytes()).expect("a LIST command") {
-            Ok(parsed) => match parsed.command {
-                Typed::List(list) => Ok(list),
-                other => panic!("{other:?}"),
-            },
-            Err(malformed) => Err(malformed.text),
+        match typed(command.as_bytes())? {
+            Typed::List(command) => Ok(command),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -231,8 +228,7 @@ mod tests {
         ] {
             assert!(list(bad).is_err(), "{bad}");
         }
-        let not_utf8 = parse_command(b"a LIST \"\" \"\xff\"\r\n").expect("a LIST command");
-        assert!(not_utf8.is_err());
+        assert!(typed(b"a LIST \"\" \"\xff\"\r\n").is_err());
         assert!(list("a LIST (REMOTE RECURSIVEMATCH SPECIAL-USE) \"\" *\r\n").is_ok());
         assert!(list("a LIST () \"\" * RETURN ()\r\n").is_ok());
     }

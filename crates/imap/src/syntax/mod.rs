@@ -62,6 +62,15 @@ pub fn parse(command: &[u8]) -> Option<Result<Parsed, Malformed>> {
     })
 }
 
+/// For the parsers' tests: the typed command, or the BAD text.
+#[cfg(test)]
+pub(crate) fn typed(command: &[u8]) -> Result<Typed, &'static str> {
+    match parse(command).expect("a command parsed here") {
+        Ok(parsed) => Ok(parsed.command),
+        Err(malformed) => Err(malformed.text),
+    }
+}
+
 /// The tokens of one command, read front to back.
 pub struct Cursor<'a> {
     command: &'a [u8],
