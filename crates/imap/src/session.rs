@@ -268,7 +268,7 @@ impl Session {
                 Some(Ok(parsed)) => {
                     tracing::debug!(tag = parsed.tag, "typed command");
                     let tag = parsed.tag.clone();
-                    (tag, self.dispatch_typed(parsed.command).await?)
+                    (tag, self.dispatch_typed(&parsed.tag, parsed.command).await?)
                 }
                 Some(Err(malformed)) => {
                     let tag = malformed.tag.as_deref().unwrap_or("*");
@@ -300,22 +300,13 @@ impl Session {
     }
 
     /// A command for imap-codec, after `extended.rs` took off what it does not parse. None when
-    /// it was answered BAD here.
+    /// imap-codec could not parse it and it was answered BAD.
     async fn parse_and_dispatch(
         &mut self,
         command: &[u8],
     ) -> Result<Option<(String, Flow)>, Fatal> {
-        let command = match extended::preparse(command, |uid| self.saved_search_text(uid)) {
-            Ok((command, extension)) => {
-                self.extension = extension;
-                command
-            }
-            Err(text) => {
-                let tag = tag_of(command);
-                self.tagged(tag.as_deref().unwrap_or("*"), Status::Bad, text);
-                return Ok(None);
-            }
-        };
+        let (command, extension) = extended::preparse(command, |uid| self.saved_search_text(uid));
+        self.extension = extension;
         let codec = CommandCodec::default();
         let parsed = match codec.decode(&command) {
             Ok(([], parsed)) => parsed,
@@ -336,17 +327,22 @@ impl Session {
     }
 
     /// A command parsed by [`syntax`]: APPEND, CREATE, LIST and LSUB, valid in the
-    /// authenticated and selected states (RFC 9051 §6.3).
-    async fn dispatch_typed(&mut self, command: Typed) -> Result<Flow, Fatal> {
+    /// authenticated and selected states (RFC 9051 §6.3), and SEARCH, valid when a mailbox is
+    /// selected (§6.4).
+    async fn dispatch_typed(&mut self, tag: &str, command: Typed) -> Result<Flow, Fatal> {
         if self.account.is_none() {
-            return Ok(Flow::Continue(Reply::bad("Log in first")));
+            return Ok(Flow::Continue(Reply::log_in_first()));
         }
+        // RFC 9051 §7.5.1: no EXPUNGE during SEARCH by sequence number.
+        let expunges_allowed = !matches!(&command, Typed::Search(search) if !search.uid);
         let reply = match command {
             Typed::Append(append) => self.append(append).await,
             Typed::Create(create) => self.create(create).await,
             Typed::List(list) => self.list(list).await,
+            Typed::Search(_) if self.selected.is_none() => Reply::bad("No mailbox selected"),
+            Typed::Search(search) => self.search(search, tag).await?,
         };
-        self.report_updates(true).await?;
+        self.report_updates(expunges_allowed).await?;
         Ok(Flow::Continue(reply))
     }
 
@@ -563,14 +559,6 @@ impl Session {
                 mailbox,
                 uid,
             } => self.copy_or_move(&sequence_set, &mailbox, uid, true).await,
-            C::Search {
-                charset,
-                criteria,
-                uid,
-            } => {
-                self.search(charset.as_ref(), criteria.as_ref(), uid, &tag)
-                    .await?
-            }
             _ => Reply::bad("Command not supported"),
         };
         // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence number.

@@ -6,21 +6,18 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use imap_codec::imap_types::core::{AString, Charset};
-use imap_codec::imap_types::datetime::NaiveDate;
-use imap_codec::imap_types::search::SearchKey;
 use tern_message::{Address, Summary};
 use tern_store::{Flags, SearchField};
 
-use crate::extended::{Extension, SAVED_DATE_MARKER};
 use crate::session::{Fatal, Reply, Session, store_error};
+use crate::syntax::search::{SearchCommand, SearchKey, SearchReturn};
 use crate::view::{Entry, View};
 use crate::wire;
 
 /// Summaries are loaded in batches of this many messages.
 const BATCH: usize = 256;
-/// Nesting deeper than this is refused (imap-codec bounds recursion too).
-const MAX_DEPTH: usize = 64;
+/// Nesting deeper than this is refused (the parser bounds it too).
+const MAX_DEPTH: usize = crate::syntax::search::MAX_DEPTH;
 
 /// What a search needs to read beyond the per-message metadata.
 #[derive(Debug, Default, Clone, Copy)]
@@ -32,21 +29,19 @@ struct Needs {
 }
 
 impl Session {
-    pub async fn search(
-        &mut self,
-        charset: Option<&Charset<'_>>,
-        criteria: &[SearchKey<'_>],
-        by_uid: bool,
-        tag: &str,
-    ) -> Result<Reply, Fatal> {
-        if let Some(charset) = charset {
-            let name = match charset {
-                Charset::Atom(atom) => atom.inner().to_string(),
-                Charset::Quoted(quoted) => quoted.inner().to_string(),
-            };
-            if !name.eq_ignore_ascii_case("UTF-8") && !name.eq_ignore_ascii_case("US-ASCII") {
-                return Ok(Reply::no("Unsupported charset").code("BADCHARSET (UTF-8 US-ASCII)"));
-            }
+    pub async fn search(&mut self, command: SearchCommand, tag: &str) -> Result<Reply, Fatal> {
+        let SearchCommand {
+            uid: by_uid,
+            returns,
+            charset,
+            criteria,
+        } = command;
+        let criteria = &criteria[..];
+        if let Some(name) = charset
+            && !name.eq_ignore_ascii_case("UTF-8")
+            && !name.eq_ignore_ascii_case("US-ASCII")
+        {
+            return Ok(Reply::no("Unsupported charset").code("BADCHARSET (UTF-8 US-ASCII)"));
         }
         let mut needs = Needs::default();
         for key in criteria {
@@ -78,6 +73,8 @@ impl Session {
             }
         }
         let now = now();
+        // RFC 5182 §2.1: `$` is the UIDs the last SEARCH RETURN (SAVE) kept.
+        let saved: HashSet<u32> = self.saved_search.iter().copied().collect();
         let mut hits: Vec<u32> = Vec::new();
         // The MODSEQ of each hit, for the ESEARCH MODSEQ of MIN or MAX (RFC 7162 §3.1.5).
         let mut hit_modseqs: Vec<u64> = Vec::new();
@@ -116,6 +113,7 @@ impl Session {
                     summary,
                     text: text.as_ref(),
                     texts: &texts,
+                    saved: &saved,
                     view,
                     now,
                 };
@@ -126,11 +124,7 @@ impl Session {
             }
         }
         let highest_modseq = hit_modseqs.iter().copied().max().unwrap_or(0);
-        let options = match std::mem::replace(&mut self.extension, Extension::None) {
-            Extension::Search(options) => Some(options),
-            _ => None,
-        };
-        if let Some(options) = options {
+        if let Some(options) = returns {
             if options.save {
                 // RFC 5182 §2.1: the result is kept as UIDs.
                 self.saved_search = match (by_uid, self.selected.as_ref()) {
@@ -203,7 +197,7 @@ impl Session {
 /// The MODSEQ an ESEARCH reports (RFC 7162 §3.1.5, RFC 4731 §3.2): with ALL or COUNT the
 /// highest of every hit (`highest`); with only MIN and/or MAX, the highest of the messages
 /// returned. `modseqs` are the hits' MODSEQs in hit order (ascending sequence number or UID).
-fn returned_modseq(options: &crate::extended::SearchReturn, modseqs: &[u64], highest: u64) -> u64 {
+fn returned_modseq(options: &SearchReturn, modseqs: &[u64], highest: u64) -> u64 {
     if options.all || options.count {
         return highest;
     }
@@ -213,15 +207,12 @@ fn returned_modseq(options: &crate::extended::SearchReturn, modseqs: &[u64], hig
 }
 
 /// Records what the key needs; false when nested too deeply.
-fn scan(key: &SearchKey<'_>, needs: &mut Needs, depth: usize) -> bool {
+fn scan(key: &SearchKey, needs: &mut Needs, depth: usize) -> bool {
     if depth > MAX_DEPTH {
         return false;
     }
-    if saved_date_key(key).is_some() {
-        return true; // the save date is in the view
-    }
     match key {
-        SearchKey::And(keys) => keys.as_ref().iter().all(|k| scan(k, needs, depth + 1)),
+        SearchKey::And(keys) => keys.iter().all(|k| scan(k, needs, depth + 1)),
         SearchKey::Not(k) => scan(k, needs, depth + 1),
         SearchKey::Or(a, b) => scan(a, needs, depth + 1) && scan(b, needs, depth + 1),
         SearchKey::Bcc(_)
@@ -239,7 +230,7 @@ fn scan(key: &SearchKey<'_>, needs: &mut Needs, depth: usize) -> bool {
             needs.raw = true;
             true
         }
-        SearchKey::ModSequence { .. } => {
+        SearchKey::ModSeq(_) => {
             needs.modseq = true;
             true
         }
@@ -252,9 +243,9 @@ fn scan(key: &SearchKey<'_>, needs: &mut Needs, depth: usize) -> bool {
 struct TextHits(HashMap<(SearchField, String), HashSet<u32>>);
 
 impl TextHits {
-    fn collect_keys(&mut self, key: &SearchKey<'_>) {
+    fn collect_keys(&mut self, key: &SearchKey) {
         match key {
-            SearchKey::And(keys) => keys.as_ref().iter().for_each(|k| self.collect_keys(k)),
+            SearchKey::And(keys) => keys.iter().for_each(|k| self.collect_keys(k)),
             SearchKey::Not(k) => self.collect_keys(k),
             SearchKey::Or(a, b) => {
                 self.collect_keys(a);
@@ -270,7 +261,7 @@ impl TextHits {
         }
     }
 
-    fn contains(&self, field: SearchField, needle: &AString<'_>, uid: u32) -> bool {
+    fn contains(&self, field: SearchField, needle: &[u8], uid: u32) -> bool {
         self.0
             .get(&(field, lower(needle)))
             .is_some_and(|uids| uids.contains(&uid))
@@ -297,6 +288,8 @@ struct Message<'a> {
     summary: Option<&'a Summary>,
     text: Option<&'a MessageText>,
     texts: &'a TextHits,
+    /// The saved result `$`, as UIDs.
+    saved: &'a HashSet<u32>,
     view: &'a View,
     now: i64,
 }
@@ -316,23 +309,16 @@ impl Message<'_> {
             .unwrap_or_else(|| self.meta.internal_date.div_euclid(86_400))
     }
 
-    fn matches(&self, key: &SearchKey<'_>) -> bool {
+    fn matches(&self, key: &SearchKey) -> bool {
         let flags = self.meta.flags;
         let has = |f: Flags| flags.contains(f);
         let day = |unix: i64| unix.div_euclid(86_400);
         let internal_day = day(self.meta.internal_date);
-        if let Some((compare, date)) = saved_date_key(key) {
-            // Where a save date is unknown, INTERNALDATE stands in for it (our choice: the
-            // message was saved no later than it arrived).
-            let saved_day = day(self.meta.save_date.unwrap_or(self.meta.internal_date));
-            return match compare {
-                SavedDate::Before => saved_day < date_day(date),
-                SavedDate::On => saved_day == date_day(date),
-                SavedDate::Since => saved_day >= date_day(date),
-            };
-        }
+        // RFC 8514 §4.2. Where a save date is unknown, INTERNALDATE stands in for it (our
+        // choice: the message was saved no later than it arrived).
+        let saved_day = || day(self.meta.save_date.unwrap_or(self.meta.internal_date));
         match key {
-            SearchKey::And(keys) => keys.as_ref().iter().all(|k| self.matches(k)),
+            SearchKey::And(keys) => keys.iter().all(|k| self.matches(k)),
             SearchKey::Not(k) => !self.matches(k),
             SearchKey::Or(a, b) => self.matches(a) || self.matches(b),
             SearchKey::All => true,
@@ -346,6 +332,7 @@ impl Message<'_> {
                 .resolve(set, true)
                 .binary_search(&(self.seq as usize - 1))
                 .is_ok(),
+            SearchKey::Saved => self.saved.contains(&self.meta.uid),
             SearchKey::Answered => has(Flags::ANSWERED),
             SearchKey::Unanswered => !has(Flags::ANSWERED),
             SearchKey::Deleted => has(Flags::DELETED),
@@ -360,35 +347,33 @@ impl Message<'_> {
             SearchKey::Recent => self.recent(),
             SearchKey::New => self.recent() && !has(Flags::SEEN),
             SearchKey::Old => !self.recent(),
-            SearchKey::Keyword(k) => self
-                .meta
-                .keywords
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(k.inner())),
-            SearchKey::Unkeyword(k) => !self
-                .meta
-                .keywords
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(k.inner())),
-            SearchKey::Larger(n) => self.meta.size > u64::from(*n),
-            SearchKey::Smaller(n) => self.meta.size < u64::from(*n),
-            SearchKey::Before(d) => internal_day < date_day(d),
-            SearchKey::On(d) => internal_day == date_day(d),
-            SearchKey::Since(d) => internal_day >= date_day(d),
-            SearchKey::SentBefore(d) => self.sent_day() < date_day(d),
-            SearchKey::SentOn(d) => self.sent_day() == date_day(d),
-            SearchKey::SentSince(d) => self.sent_day() >= date_day(d),
+            SearchKey::Keyword(k) => self.meta.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)),
+            SearchKey::Unkeyword(k) => {
+                !self.meta.keywords.iter().any(|x| x.eq_ignore_ascii_case(k))
+            }
+            SearchKey::Larger(n) => self.meta.size > *n,
+            SearchKey::Smaller(n) => self.meta.size < *n,
+            SearchKey::Before(d) => internal_day < *d,
+            SearchKey::On(d) => internal_day == *d,
+            SearchKey::Since(d) => internal_day >= *d,
+            SearchKey::SentBefore(d) => self.sent_day() < *d,
+            SearchKey::SentOn(d) => self.sent_day() == *d,
+            SearchKey::SentSince(d) => self.sent_day() >= *d,
+            SearchKey::SavedBefore(d) => saved_day() < *d,
+            SearchKey::SavedOn(d) => saved_day() == *d,
+            SearchKey::SavedSince(d) => saved_day() >= *d,
+            // Every mailbox here keeps save dates (RFC 8514 §4.2).
+            SearchKey::SaveDateSupported => true,
             // RFC 5032 WITHIN.
-            SearchKey::Older(secs) => self.meta.internal_date <= self.now - i64::from(secs.get()),
-            SearchKey::Younger(secs) => self.meta.internal_date >= self.now - i64::from(secs.get()),
-            SearchKey::ModSequence { modseq, .. } => self.meta.modseq >= *modseq,
+            SearchKey::Older(secs) => self.meta.internal_date <= self.now - i64::from(*secs),
+            SearchKey::Younger(secs) => self.meta.internal_date >= self.now - i64::from(*secs),
+            SearchKey::ModSeq(modseq) => self.meta.modseq >= *modseq,
             SearchKey::Subject(s) => self.summary.is_some_and(|sum| contains(&sum.subject, s)),
             SearchKey::From(s) => self.addresses(|e| &e.from, s),
             SearchKey::To(s) => self.addresses(|e| &e.to, s),
             SearchKey::Cc(s) => self.addresses(|e| &e.cc, s),
             SearchKey::Bcc(s) => self.addresses(|e| &e.bcc, s),
             SearchKey::Header(name, value) => self.text.is_some_and(|t| {
-                let name = String::from_utf8_lossy(name.as_ref()).into_owned();
                 let fields = tern_message::header_fields(&t.header, &[name.as_str()], false);
                 // The field's value: after the first colon of each field line.
                 let fields = String::from_utf8_lossy(&fields).to_lowercase();
@@ -408,7 +393,7 @@ impl Message<'_> {
     fn addresses(
         &self,
         list: impl Fn(&tern_message::Envelope) -> &Vec<Address>,
-        needle: &AString<'_>,
+        needle: &[u8],
     ) -> bool {
         let Some(summary) = self.summary else {
             return false;
@@ -426,91 +411,16 @@ impl Message<'_> {
     }
 }
 
-fn lower(s: &AString<'_>) -> String {
-    String::from_utf8_lossy(s.as_ref()).to_lowercase()
+fn lower(s: &[u8]) -> String {
+    String::from_utf8_lossy(s).to_lowercase()
 }
 
-fn contains(haystack: &str, needle: &AString<'_>) -> bool {
+fn contains(haystack: &str, needle: &[u8]) -> bool {
     haystack.to_lowercase().contains(&lower(needle))
-}
-
-/// SAVEDBEFORE, SAVEDON, SAVEDSINCE (RFC 8514 §4.2): the save date's day is before, on, or
-/// on or after the date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SavedDate {
-    Before,
-    On,
-    Since,
-}
-
-/// A saved-date key (RFC 8514 §4.2) as `extended.rs` rewrote it for imap-codec,
-/// `(BEFORE|ON|SINCE date HEADER "<marker>" "")`: which one, and its date.
-fn saved_date_key<'k>(key: &'k SearchKey<'_>) -> Option<(SavedDate, &'k NaiveDate)> {
-    let SearchKey::And(keys) = key else {
-        return None;
-    };
-    let [date_key, SearchKey::Header(name, value)] = keys.as_ref() else {
-        return None;
-    };
-    if !name
-        .as_ref()
-        .eq_ignore_ascii_case(SAVED_DATE_MARKER.as_bytes())
-        || !value.as_ref().is_empty()
-    {
-        return None;
-    }
-    match date_key {
-        SearchKey::Before(date) => Some((SavedDate::Before, date)),
-        SearchKey::On(date) => Some((SavedDate::On, date)),
-        SearchKey::Since(date) => Some((SavedDate::Since, date)),
-        _ => None,
-    }
-}
-
-/// Days since 1970-01-01 of an IMAP date (RFC 9051 §6.4.4: dates disregard time and zone).
-fn date_day(date: &NaiveDate) -> i64 {
-    date.as_ref()
-        .and_hms_opt(0, 0, 0)
-        .map_or(0, |t| t.and_utc().timestamp().div_euclid(86_400))
 }
 
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use imap_codec::CommandCodec;
-    use imap_codec::decode::Decoder;
-    use imap_codec::imap_types::command::CommandBody;
-
-    /// The keys imap-codec parses from a SEARCH after extended.rs rewrote it.
-    fn criteria_kinds(command: &[u8]) -> Vec<Option<SavedDate>> {
-        let (command, _) = crate::extended::preparse(command, |_| String::new()).unwrap();
-        let (_, parsed) = CommandCodec::default().decode(&command).unwrap();
-        let CommandBody::Search { criteria, .. } = parsed.body else {
-            panic!("not a SEARCH")
-        };
-        criteria
-            .as_ref()
-            .iter()
-            .map(|k| saved_date_key(k).map(|(kind, _)| kind))
-            .collect()
-    }
-
-    #[test]
-    fn saved_date_keys_survive_imap_codec() {
-        assert_eq!(
-            criteria_kinds(b"a SEARCH SAVEDBEFORE 1-Feb-2024 SAVEDON 2-Feb-2024 SAVEDSINCE \"3-Feb-2024\" SEEN\r\n"),
-            [Some(SavedDate::Before), Some(SavedDate::On), Some(SavedDate::Since), None]
-        );
-        // A client's own HEADER search is no saved-date key, marker or not.
-        assert_eq!(
-            criteria_kinds(b"a SEARCH (SINCE 1-Feb-2024 HEADER \"Subject\" \"\")\r\n"),
-            [None]
-        );
-    }
 }

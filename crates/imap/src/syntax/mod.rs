@@ -8,6 +8,7 @@
 pub mod append;
 pub mod create;
 pub mod list;
+pub mod search;
 
 use std::borrow::Cow;
 
@@ -25,6 +26,7 @@ pub enum Typed {
     Append(append::AppendCommand),
     Create(create::CreateCommand),
     List(list::ListCommand),
+    Search(search::SearchCommand),
 }
 
 /// A command of ours that is malformed: its tag (when it had one) and the text for `BAD`.
@@ -44,9 +46,15 @@ pub fn parse(command: &[u8]) -> Option<Result<Parsed, Malformed>> {
         at: 0,
     };
     let tag = cursor.atom()?;
-    let name = cursor.atom()?.to_ascii_uppercase();
+    let mut name = cursor.atom()?.to_ascii_uppercase();
+    let uid = name == b"UID";
+    if uid {
+        name = cursor.atom()?.to_ascii_uppercase();
+    }
     let tag = String::from_utf8_lossy(tag).into_owned();
     let parsed = match name.as_slice() {
+        b"SEARCH" => search::parse(&mut cursor, uid).map(Typed::Search),
+        _ if uid => return None,
         b"APPEND" => append::parse(&mut cursor).map(Typed::Append),
         b"CREATE" => create::parse(&mut cursor).map(Typed::Create),
         b"LIST" => list::parse(&mut cursor, false).map(Typed::List),
@@ -203,6 +211,8 @@ mod tests {
     #[test]
     fn other_commands_are_left_to_imap_codec() {
         assert!(parse(b"a FETCH 1 FLAGS\r\n").is_none());
+        assert!(parse(b"a UID FETCH 1 FLAGS\r\n").is_none());
+        assert!(parse(b"a UID LIST \"\" *\r\n").is_none());
         assert!(parse(b"a LIST \"\" *\r\n").is_some_and(|p| p.is_ok()));
     }
 }
