@@ -1,7 +1,6 @@
 //! A small lexer over one whole command as the reader framed it (lines joined by literals), for
-//! the rewrites of `extended.rs` that must look past the first line: search keys after a
-//! literal search string, the messages of a MULTIAPPEND. It only finds where tokens are; it
-//! never judges their syntax, which is imap-codec's job.
+//! the typed parsers of [`syntax`](crate::syntax): atoms, quoted strings, literals (stepped
+//! over whole) and parentheses. It only finds where tokens are; the parsers judge the syntax.
 
 /// What a token is (RFC 9051 §9: atoms, quoted strings, literals, parenthesized lists).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,6 @@
 
 mod capabilities;
 mod commands;
-mod extended;
 mod lexer;
 pub mod reader;
 mod response;

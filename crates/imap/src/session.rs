@@ -7,15 +7,17 @@ use std::sync::Arc;
 
 use imap_codec::CommandCodec;
 use imap_codec::decode::Decoder;
-use imap_codec::imap_types::command::{Command, CommandBody, StoreModifier};
+use imap_codec::imap_types::command::{Command, CommandBody};
+use imap_codec::imap_types::flag::Flag;
 use imap_codec::imap_types::mailbox::Mailbox;
+use imap_codec::imap_types::sequence::SequenceSet;
 use tern_net::{Connection, MaybeTlsStream};
 use tern_store::{Account, Change, MailboxInfo, RecentClaim, StoreError, names};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::broadcast;
 
-use crate::extended::{self, Extension};
 use crate::reader::{CommandReader, Frame, ReadError, tag_of};
+use crate::syntax::sequence::Messages;
 use crate::syntax::{self, Typed};
 use crate::view::View;
 use crate::{ImapConfig, capabilities, utf7, wire};
@@ -160,8 +162,6 @@ pub struct Session {
     pub condstore: bool,
     /// QRESYNC was enabled (RFC 7162 §3.2.3): VANISHED replaces EXPUNGE.
     pub qresync: bool,
-    /// Extension syntax taken off the current command before imap-codec parsed it.
-    pub extension: Extension,
     /// The saved search result (RFC 5182), as UIDs.
     pub saved_search: Vec<u32>,
 }
@@ -189,7 +189,6 @@ pub async fn run(conn: Connection, config: Arc<ImapConfig>) {
         rev2: false,
         condstore: false,
         qresync: false,
-        extension: Extension::None,
         saved_search: Vec::new(),
     };
     let greeting = format!(
@@ -299,19 +298,17 @@ impl Session {
         }
     }
 
-    /// A command for imap-codec, after `extended.rs` took off what it does not parse. None when
-    /// imap-codec could not parse it and it was answered BAD.
+    /// A command for imap-codec. None when imap-codec could not parse it and it was answered
+    /// BAD.
     async fn parse_and_dispatch(
         &mut self,
         command: &[u8],
     ) -> Result<Option<(String, Flow)>, Fatal> {
-        let (command, extension) = extended::preparse(command, |uid| self.saved_search_text(uid));
-        self.extension = extension;
         let codec = CommandCodec::default();
-        let parsed = match codec.decode(&command) {
+        let parsed = match codec.decode(command) {
             Ok(([], parsed)) => parsed,
             _ => {
-                let tag = tag_of(&command);
+                let tag = tag_of(command);
                 self.tagged(
                     tag.as_deref().unwrap_or("*"),
                     Status::Bad,
@@ -327,25 +324,108 @@ impl Session {
     }
 
     /// A command parsed by [`syntax`]: APPEND, CREATE, LIST and LSUB, valid in the
-    /// authenticated and selected states (RFC 9051 §6.3), and SEARCH, valid when a mailbox is
-    /// selected (§6.4).
+    /// authenticated and selected states (RFC 9051 §6.3); SEARCH, FETCH, STORE, COPY, MOVE and
+    /// UID EXPUNGE, valid when a mailbox is selected (§6.4).
     async fn dispatch_typed(&mut self, tag: &str, command: Typed) -> Result<Flow, Fatal> {
         if self.account.is_none() {
             return Ok(Flow::Continue(Reply::log_in_first()));
         }
-        // RFC 9051 §7.5.1: no EXPUNGE during SEARCH by sequence number.
-        let expunges_allowed = !matches!(&command, Typed::Search(search) if !search.uid);
+        // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence number.
+        let expunges_allowed = match &command {
+            Typed::Search(search) => search.uid,
+            Typed::Fetch(fetch) => fetch.uid,
+            Typed::Store(store) => store.uid,
+            _ => true,
+        };
         let reply = match command {
             Typed::Append(append) => self.append(append).await,
             Typed::Create(create) => self.create(create).await,
             Typed::List(list) => self.list(list).await,
-            Typed::Search(_) if self.selected.is_none() => Reply::bad("No mailbox selected"),
-            Typed::Search(search) => self.search(search, tag).await?,
+            _ if self.selected.is_none() => Reply::bad("No mailbox selected"),
+            selected => self.dispatch_selected(tag, selected).await?,
         };
         self.report_updates(expunges_allowed).await?;
         Ok(Flow::Continue(reply))
     }
 
+    /// The selected-state commands parsed by [`syntax`], `$` resolved (RFC 5182 §2.1).
+    async fn dispatch_selected(&mut self, tag: &str, command: Typed) -> Result<Reply, Fatal> {
+        Ok(match command {
+            Typed::Search(search) => self.search(search, tag).await?,
+            Typed::Fetch(fetch) => {
+                let set = self.message_set(&fetch.messages, fetch.uid);
+                self.fetch(
+                    &set,
+                    &fetch.items,
+                    fetch.uid,
+                    &fetch.modifiers,
+                    fetch.save_date,
+                )
+                .await?
+            }
+            Typed::Store(store) => {
+                let set = self.message_set(&store.messages, store.uid);
+                let flags: Result<Vec<Flag<'_>>, _> = store
+                    .flags
+                    .iter()
+                    .map(|f| Flag::try_from(f.as_str()))
+                    .collect();
+                let Ok(flags) = flags else {
+                    return Ok(Reply::bad("Invalid flag in STORE"));
+                };
+                self.store_flags(
+                    &set,
+                    &store.kind,
+                    &store.response,
+                    &flags,
+                    store.uid,
+                    store.unchanged_since,
+                )
+                .await
+            }
+            Typed::Copy(copy) => {
+                let set = self.message_set(&copy.messages, copy.uid);
+                self.copy_or_move(&set, &copy.mailbox, copy.uid, copy.is_move)
+                    .await
+            }
+            Typed::UidExpunge(messages) => {
+                let set = self.message_set(&messages, true);
+                self.expunge(Some(&set)).await
+            }
+            Typed::Append(_) | Typed::Create(_) | Typed::List(_) => {
+                Reply::bad("Not a selected-state command")
+            }
+        })
+    }
+
+    /// The sequence set a command names; `$` is the saved result (RFC 5182 §2.1) as UIDs or
+    /// as the sequence numbers of those UIDs. An empty result names a number no message has.
+    fn message_set(&self, messages: &Messages, uid: bool) -> SequenceSet {
+        use imap_codec::imap_types::core::Vec1;
+        use imap_codec::imap_types::sequence::{SeqOrUid, Sequence};
+        let Messages::Set(set) = messages else {
+            let numbers: Vec<u32> = match (&self.selected, uid) {
+                (_, true) => self.saved_search.clone(),
+                (Some(view), false) => self
+                    .saved_search
+                    .iter()
+                    .filter_map(|&u| view.index_of_uid(u).map(|i| i as u32 + 1))
+                    .collect(),
+                (None, false) => Vec::new(),
+            };
+            let single = |n| Sequence::Single(SeqOrUid::Value(n));
+            let sequences: Vec<Sequence> = numbers
+                .into_iter()
+                .filter_map(std::num::NonZeroU32::new)
+                .map(single)
+                .collect();
+            return SequenceSet(
+                Vec1::try_from(sequences)
+                    .unwrap_or_else(|_| Vec1::from(single(std::num::NonZeroU32::MAX))),
+            );
+        };
+        set.clone()
+    }
     async fn next_frame(&mut self) -> Result<Frame, Fatal> {
         let timeout = self.config.idle_timeout;
         let limits = if self.account.is_some() {
@@ -366,25 +446,6 @@ impl Session {
                     Err(_) => Err(Fatal::Autologout(timeout)),
                 }
             }
-        }
-    }
-
-    /// `$` as text (RFC 5182 §2.1): UIDs, or the sequence numbers of those UIDs. An empty
-    /// result becomes a number no message has.
-    fn saved_search_text(&self, uid: bool) -> String {
-        let numbers: Vec<u32> = match (&self.selected, uid) {
-            (_, true) => self.saved_search.clone(),
-            (Some(view), false) => self
-                .saved_search
-                .iter()
-                .filter_map(|&u| view.index_of_uid(u).map(|i| i as u32 + 1))
-                .collect(),
-            (None, false) => Vec::new(),
-        };
-        if numbers.is_empty() {
-            u32::MAX.to_string()
-        } else {
-            wire::sequence_set(&numbers)
         }
     }
 
@@ -431,12 +492,6 @@ impl Session {
         let authenticated = self.account.is_some();
         let selected = self.selected.is_some();
         let tag = command.tag.inner().to_owned();
-        let expunges_allowed = !matches!(
-            command.body,
-            C::Fetch { uid: false, .. }
-                | C::Store { uid: false, .. }
-                | C::Search { uid: false, .. }
-        );
         let reply = match command.body {
             // Any state (RFC 9051 §6.1).
             C::Capability => {
@@ -517,62 +572,23 @@ impl Session {
             C::Close => self.close(true).await,
             C::Unselect => self.close(false).await,
             C::Expunge => self.expunge(None).await,
-            C::ExpungeUid { sequence_set } => self.expunge(Some(&sequence_set)).await,
-            C::Fetch {
-                sequence_set,
-                macro_or_item_names,
-                uid,
-                modifiers,
-            } => {
-                self.fetch(&sequence_set, &macro_or_item_names, uid, &modifiers)
-                    .await?
-            }
-            C::Store {
-                sequence_set,
-                kind,
-                response,
-                flags,
-                uid,
-                modifiers,
-            } => {
-                let unchanged_since = modifiers
-                    .iter()
-                    .map(|StoreModifier::UnchangedSince(n)| *n)
-                    .next();
-                self.store_flags(
-                    &sequence_set,
-                    &kind,
-                    &response,
-                    &flags,
-                    uid,
-                    unchanged_since,
-                )
-                .await
-            }
-            C::Copy {
-                sequence_set,
-                mailbox,
-                uid,
-            } => self.copy_or_move(&sequence_set, &mailbox, uid, false).await,
-            C::Move {
-                sequence_set,
-                mailbox,
-                uid,
-            } => self.copy_or_move(&sequence_set, &mailbox, uid, true).await,
             _ => Reply::bad("Command not supported"),
         };
-        // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence number.
-        self.report_updates(expunges_allowed).await?;
+        self.report_updates(true).await?;
         Ok(Flow::Continue(reply))
     }
 
     /// The UTF-8 name a client meant: modified UTF-7 from IMAP4rev1 clients, UTF-8 from
     /// IMAP4rev2 ones (RFC 9051 §5.1), normalized (INBOX in any case). Invalid names get NO.
     pub fn mailbox_name(&self, mailbox: &Mailbox<'_>) -> Result<String, Reply> {
-        let raw = match mailbox {
-            Mailbox::Inbox => return Ok("INBOX".into()),
-            Mailbox::Other(other) => other.as_ref(),
-        };
+        match mailbox {
+            Mailbox::Inbox => Ok("INBOX".into()),
+            Mailbox::Other(other) => self.mailbox_name_of(other.as_ref()),
+        }
+    }
+
+    /// [`Self::mailbox_name`] of a name as the client wrote it.
+    pub fn mailbox_name_of(&self, raw: &[u8]) -> Result<String, Reply> {
         let name = self.decode_name(raw)?;
         names::normalize_mailbox(&name).map_err(|e| Reply::no(e.to_string()).code("CANNOT"))
     }

@@ -57,13 +57,9 @@ impl NewMessage {
 
 impl Session {
     pub async fn append(&mut self, command: AppendCommand) -> Reply {
-        let name = match self.decode_name(&command.mailbox) {
+        let name = match self.mailbox_name_of(&command.mailbox) {
             Ok(name) => name,
             Err(reply) => return reply,
-        };
-        let name = match tern_store::names::normalize_mailbox(&name) {
-            Ok(name) => name,
-            Err(e) => return Reply::no(e.to_string()).code("CANNOT"),
         };
         // RFC 3502 §3: one refused message means none is appended.
         let messages: Vec<NewMessage> =

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use imap_codec::imap_types::mailbox::Mailbox;
 use imap_codec::imap_types::sequence::SequenceSet;
 
 use crate::session::{Reply, Session, store_error};
@@ -12,11 +11,11 @@ impl Session {
     pub async fn copy_or_move(
         &mut self,
         set: &SequenceSet,
-        target: &Mailbox<'_>,
+        target: &[u8],
         by_uid: bool,
         is_move: bool,
     ) -> Reply {
-        let name = match self.mailbox_name(target) {
+        let name = match self.mailbox_name_of(target) {
             Ok(name) => name,
             Err(reply) => return reply,
         };

@@ -27,8 +27,6 @@ fn params(out: &mut Vec<u8>, params: &[(String, String)]) {
 }
 
 /// BODY / BODYSTRUCTURE (RFC 9051 §7.5.2 `body`), with the extension data when `extended`.
-/// BODY (`extended` false) or BODYSTRUCTURE (RFC 9051 §7.5.2) of a part, from the stored
-/// summary.
 pub fn body_structure(out: &mut Vec<u8>, part: &Part, extended: bool) {
     out.push(b'(');
     match &part.kind {

@@ -10,6 +10,7 @@
 use imap_codec::imap_types::sequence::SequenceSet;
 
 use super::Cursor;
+use super::sequence::{number, sequence_set};
 
 /// Keys nested deeper than this are refused, which bounds the parser's recursion.
 pub const MAX_DEPTH: usize = 64;
@@ -238,27 +239,11 @@ fn flag_keyword(cursor: &mut Cursor<'_>) -> Result<String, &'static str> {
     String::from_utf8(atom.to_vec()).map_err(|_| "Invalid flag keyword")
 }
 
-fn number(cursor: &mut Cursor<'_>) -> Result<u64, &'static str> {
-    let atom = cursor.atom().ok_or("Search key needs a number")?;
-    std::str::from_utf8(atom)
-        .ok()
-        .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse().ok())
-        .ok_or("Invalid number")
-}
-
 fn nz_number(cursor: &mut Cursor<'_>) -> Result<u32, &'static str> {
     u32::try_from(number(cursor)?)
         .ok()
         .filter(|&n| n > 0)
         .ok_or("Invalid number")
-}
-
-fn sequence_set(atom: &[u8]) -> Result<SequenceSet, &'static str> {
-    std::str::from_utf8(atom)
-        .ok()
-        .and_then(|s| SequenceSet::try_from(s).ok())
-        .ok_or("Invalid sequence set")
 }
 
 /// RFC 9051 §9 `date`: `d-Mon-yyyy`, bare or quoted, the month in any case.

@@ -21,7 +21,6 @@ use tern_store::{
 
 use self::content::{ContentError, MessageBlob, Source};
 use self::plan::FetchPlan;
-use crate::extended::Extension;
 use crate::response::fetch::{Content, EnvelopeSource, FetchResponse, Segment};
 use crate::session::{Fatal, Reply, Session, store_error};
 use crate::view::Entry;
@@ -79,23 +78,13 @@ impl Session {
         items: &MacroOrMessageDataItemNames<'_>,
         by_uid: bool,
         modifiers: &[FetchModifier],
+        save_date: bool,
     ) -> Result<Reply, Fatal> {
-        // RFC 8514 §4.3 SAVEDATE, taken off the command before imap-codec parsed it.
-        let (save_date, uid_stands_in) =
-            match std::mem::replace(&mut self.extension, Extension::None) {
-                Extension::FetchSaveDate { uid_stands_in } => (true, uid_stands_in),
-                _ => (false, false),
-            };
         let plan = FetchPlan::new(items, by_uid, modifiers, save_date, self.qresync);
-        let mut plan = match plan {
+        let plan = match plan {
             Ok(plan) => plan,
             Err(reply) => return Ok(reply),
         };
-        if uid_stands_in && !by_uid {
-            for items in [&mut plan.items, &mut plan.items_with_flags] {
-                items.retain(|i| *i != MessageDataItemName::Uid);
-            }
-        }
         if plan.enables_condstore {
             self.enable_condstore();
         }
