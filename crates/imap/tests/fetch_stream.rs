@@ -7,12 +7,15 @@ use bytes::Bytes;
 use common::Client;
 use tern_store::{AppendTarget, Flags, Store};
 
-/// A multipart message of about 400 KB with a large text part.
+/// Lines in the large part: more than the 1 MiB a message may have to be read whole.
+const LINES: usize = 30_000;
+
+/// A multipart message of about 1.2 MB with a large text part.
 fn large_message() -> Vec<u8> {
     let mut raw = b"From: a@example.test\r\nSubject: large\r\nMIME-Version: 1.0\r\n\
 Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
         .to_vec();
-    for i in 0..8000 {
+    for i in 0..LINES {
         raw.extend_from_slice(format!("line {i:05} of a large part, to stream\r\n").as_bytes());
     }
     raw.extend_from_slice(b"\r\n--b--\r\n");
@@ -82,7 +85,7 @@ async fn large_bodies_stream_exactly() {
     let line_length = "line 00000 of a large part, to stream\r\n".len();
     assert_eq!(
         part.len(),
-        8000 * line_length,
+        LINES * line_length,
         "the part, without the line break that belongs to the boundary"
     );
     assert!(part.starts_with(b"line 00000 of a large part"));

@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 
+use bytes::Bytes;
 use imap_codec::imap_types::core::AString;
 use imap_codec::imap_types::fetch::{Part as SectionPart, Section};
 use tern_message::{Part, PartKind};
@@ -152,13 +153,41 @@ fn holds_nul(part: &Part) -> bool {
     }
 }
 
+/// Messages up to this size are read whole, in one read; larger ones are opened and their
+/// ranges read or streamed as needed.
+const READ_WHOLE_UP_TO: u64 = 1024 * 1024;
+
+/// A message's bytes: in memory, or an open file.
+pub enum OpenBlob {
+    Whole(Bytes),
+    File(BlobReader),
+}
+
+impl OpenBlob {
+    /// Bytes `range` of the message.
+    pub async fn read_range(&mut self, range: Range<u64>) -> std::io::Result<Vec<u8>> {
+        match self {
+            OpenBlob::Whole(bytes) => {
+                let (start, end) = (range.start as usize, range.end as usize);
+                bytes.get(start..end).map(<[u8]>::to_vec).ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("bytes {range:?} are past the end of the message"),
+                    )
+                })
+            }
+            OpenBlob::File(reader) => reader.read_range(range).await,
+        }
+    }
+}
+
 /// A message's blob, opened when an item first needs it.
 pub struct MessageBlob<'s> {
     store: &'s SharedStore,
     account: AccountId,
     mailbox: MailboxId,
     meta: &'s MessageMeta,
-    reader: Option<BlobReader>,
+    reader: Option<OpenBlob>,
 }
 
 impl<'s> MessageBlob<'s> {
@@ -180,9 +209,20 @@ impl<'s> MessageBlob<'s> {
     /// The open blob, or `None` when another session expunged the message after this FETCH
     /// read its summary and longer ago than the store keeps such content (RFC 2180 §4.1.2).
     /// A blob missing for a message still in the mailbox is an error.
-    pub async fn reader(&mut self) -> Result<Option<&mut BlobReader>, StoreError> {
+    pub async fn reader(&mut self) -> Result<Option<&mut OpenBlob>, StoreError> {
         if self.reader.is_none() {
-            match self.store.open_blob(&self.meta.blob).await {
+            let opened = if self.meta.size <= READ_WHOLE_UP_TO {
+                self.store
+                    .read_blob(&self.meta.blob)
+                    .await
+                    .map(OpenBlob::Whole)
+            } else {
+                self.store
+                    .open_blob(&self.meta.blob)
+                    .await
+                    .map(OpenBlob::File)
+            };
+            match opened {
                 Ok(reader) => self.reader = Some(reader),
                 Err(StoreError::BlobMissing(blob)) => {
                     let uids = [self.meta.uid];
@@ -200,7 +240,7 @@ impl<'s> MessageBlob<'s> {
     }
 
     /// Takes the open blob, for streaming.
-    pub fn into_reader(self) -> Option<BlobReader> {
+    pub fn into_reader(self) -> Option<OpenBlob> {
         self.reader
     }
 }

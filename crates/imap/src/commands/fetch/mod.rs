@@ -19,7 +19,7 @@ use tern_store::{
     StoreError,
 };
 
-use self::content::{ContentError, MessageBlob, Source};
+use self::content::{ContentError, MessageBlob, OpenBlob, Source};
 use self::plan::FetchPlan;
 use crate::response::fetch::{Content, EnvelopeSource, FetchResponse, Segment};
 use crate::session::{Fatal, Reply, Session, store_error};
@@ -295,7 +295,7 @@ impl Session {
     async fn send_segments(
         &mut self,
         segments: Vec<Segment>,
-        mut reader: Option<tern_store::BlobReader>,
+        mut reader: Option<OpenBlob>,
     ) -> Result<(), Fatal> {
         for segment in segments {
             match segment {
@@ -305,15 +305,18 @@ impl Session {
                         std::io::Error::other("a blob range without an open blob")
                     })?;
                     // A short file is past recovery here: the literal's length is already out.
-                    if range.end - range.start <= STREAM_BUFFER as u64 {
+                    match reader {
+                        OpenBlob::File(file) if range.end - range.start > STREAM_BUFFER as u64 => {
+                            self.io.flush().await?;
+                            let stream = self.io.stream()?;
+                            file.copy_range(range, stream, STREAM_BUFFER).await?;
+                        }
                         // Small bodies join the output buffer, so a FETCH of many small
                         // messages still goes out in few writes.
-                        let data = reader.read_range(range).await?;
-                        self.io.out.extend_from_slice(&data);
-                    } else {
-                        self.io.flush().await?;
-                        let stream = self.io.stream()?;
-                        reader.copy_range(range, stream, STREAM_BUFFER).await?;
+                        small => {
+                            let data = small.read_range(range).await?;
+                            self.io.out.extend_from_slice(&data);
+                        }
                     }
                 }
             }
