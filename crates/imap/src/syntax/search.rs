@@ -15,6 +15,9 @@ use super::sequence::{number, sequence_set};
 /// Keys nested deeper than this are refused, which bounds the parser's recursion.
 pub const MAX_DEPTH: usize = 64;
 
+/// Keys one SEARCH may have, nested ones counted: each is evaluated for every message.
+pub const MAX_KEYS: usize = 1000;
+
 /// ESEARCH return options (RFC 4731 §3.1, RFC 5182 §2.2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchReturn {
@@ -104,8 +107,9 @@ pub fn parse(cursor: &mut Cursor<'_>, uid: bool) -> Result<SearchCommand, &'stat
         None
     };
     let mut criteria = Vec::new();
+    let mut count = 0;
     while !cursor.at_end() {
-        criteria.push(key(cursor, 0)?);
+        criteria.push(key(cursor, 0, &mut count)?);
     }
     if criteria.is_empty() {
         return Err("SEARCH needs a search key");
@@ -141,10 +145,19 @@ fn return_options(cursor: &mut Cursor<'_>) -> Result<SearchReturn, &'static str>
     Ok(ret)
 }
 
-fn key(cursor: &mut Cursor<'_>, depth: usize) -> Result<SearchKey, &'static str> {
+/// One key; `count` is the keys read so far.
+fn key(
+    cursor: &mut Cursor<'_>,
+    depth: usize,
+    count: &mut usize,
+) -> Result<SearchKey, &'static str> {
     use SearchKey as K;
     if depth > MAX_DEPTH {
         return Err("Search criteria nested too deeply");
+    }
+    *count += 1;
+    if *count > MAX_KEYS {
+        return Err("Too many search keys");
     }
     if cursor.open() {
         let mut keys = Vec::new();
@@ -152,7 +165,7 @@ fn key(cursor: &mut Cursor<'_>, depth: usize) -> Result<SearchKey, &'static str>
             if cursor.at_end() {
                 return Err("Unterminated search key list");
             }
-            keys.push(key(cursor, depth + 1)?);
+            keys.push(key(cursor, depth + 1, count)?);
         }
         if keys.is_empty() {
             return Err("An empty search key list");
@@ -221,10 +234,10 @@ fn key(cursor: &mut Cursor<'_>, depth: usize) -> Result<SearchKey, &'static str>
             Some(set) => K::Uid(sequence_set(set)?),
             None => return Err("UID needs a sequence set"),
         },
-        b"NOT" => K::Not(Box::new(key(cursor, depth + 1)?)),
+        b"NOT" => K::Not(Box::new(key(cursor, depth + 1, count)?)),
         b"OR" => {
-            let a = key(cursor, depth + 1)?;
-            K::Or(Box::new(a), Box::new(key(cursor, depth + 1)?))
+            let a = key(cursor, depth + 1, count)?;
+            K::Or(Box::new(a), Box::new(key(cursor, depth + 1, count)?))
         }
         b"$" => K::Saved,
         _ => K::SequenceSet(sequence_set(word).map_err(|_| "Unknown search key")?),
@@ -311,14 +324,8 @@ mod tests {
                 SearchKey::Text(b"SAVEDON".to_vec())
             ]
         );
-        assert_eq!(
-            search(b"a SEARCH RETURN () ALL\r\n")
-                .unwrap()
-                .returns
-                .unwrap()
-                .all,
-            true
-        );
+        let returns = search(b"a SEARCH RETURN () ALL\r\n").unwrap().returns;
+        assert!(returns.unwrap().all);
     }
 
     #[test]
@@ -339,5 +346,9 @@ mod tests {
         }
         let deep = format!("a SEARCH {}ALL\r\n", "NOT ".repeat(MAX_DEPTH + 2));
         assert!(search(deep.as_bytes()).is_err());
+        let many = format!("a SEARCH {}\r\n", "SEEN ".repeat(MAX_KEYS + 1));
+        assert_eq!(search(many.as_bytes()), Err("Too many search keys"));
+        let enough = format!("a SEARCH {}\r\n", "SEEN ".repeat(MAX_KEYS));
+        assert!(search(enough.as_bytes()).is_ok());
     }
 }
