@@ -50,6 +50,8 @@ pub fn after_login(append_limit: u64) -> String {
         "BINARY",
         "SAVEDATE",
         "MULTIAPPEND",
+        // RFC 8970: the store keeps every message's preview.
+        "PREVIEW",
     ]);
     format!("{} APPENDLIMIT={append_limit}", caps.join(" "))
 }

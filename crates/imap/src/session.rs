@@ -359,7 +359,7 @@ impl Session {
                     &fetch.items,
                     fetch.uid,
                     &fetch.modifiers,
-                    fetch.save_date,
+                    fetch.extras,
                 )
                 .await?
             }

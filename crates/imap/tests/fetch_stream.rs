@@ -3,9 +3,7 @@
 
 mod common;
 
-use bytes::Bytes;
 use common::Client;
-use tern_store::{AppendTarget, Flags, Store};
 
 /// Lines in the large part: more than the 1 MiB a message may have to be read whole.
 const LINES: usize = 30_000;
@@ -40,19 +38,8 @@ fn literal_of(line: &[u8], item: &str) -> Vec<u8> {
 #[tokio::test]
 async fn large_bodies_stream_exactly() {
     let (addr, _dir, store) = common::server().await;
-    let (account, inbox) = common::account_and_inbox(&store).await;
     let raw = large_message();
-    let target = AppendTarget {
-        account: account.id,
-        mailbox: inbox.id,
-        flags: Flags::NONE,
-        keywords: Vec::new(),
-    };
-    let delivered = store
-        .deliver(Bytes::from(raw.clone()), 1_700_000_000, vec![target])
-        .await
-        .unwrap();
-    assert!(delivered[0].is_ok());
+    common::deliver_to_inbox(&store, raw.clone()).await;
     let mut client = Client::login(addr).await;
     client.expect("OK", "SELECT INBOX").await;
     let fetch = |lines: Vec<Vec<u8>>| {

@@ -126,6 +126,22 @@ impl FetchResponse {
         }
     }
 
+    /// RFC 8970 §3: `PREVIEW "text"`, at most 256 characters of the message's text without
+    /// line breaks (the store keeps 200, white space collapsed); NIL without a summary.
+    pub fn preview(&mut self, preview: Option<&str>) {
+        let out = self.item();
+        out.extend_from_slice(b"PREVIEW ");
+        match preview {
+            // No control characters in the quoted string (RFC 9051 §9 QUOTED-CHAR).
+            Some(text) if text.chars().any(char::is_control) => {
+                let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+                wire::string(out, clean.as_bytes());
+            }
+            Some(text) => wire::string(out, text.as_bytes()),
+            None => out.extend_from_slice(b"NIL"),
+        }
+    }
+
     pub fn envelope(&mut self, envelope: Option<EnvelopeSource<'_>>) {
         let out = self.item();
         out.extend_from_slice(b"ENVELOPE ");

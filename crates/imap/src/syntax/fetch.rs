@@ -1,13 +1,14 @@
 //! FETCH and UID FETCH (RFC 9051 §6.4.5) with BINARY (RFC 3516 §4.2), CONDSTORE/QRESYNC's
-//! MODSEQ item and modifiers (RFC 7162 §3.1.4, §3.2.6) and SAVEDATE (RFC 8514 §4.3):
+//! MODSEQ item and modifiers (RFC 7162 §3.1.4, §3.2.6), SAVEDATE (RFC 8514 §4.3) and PREVIEW
+//! (RFC 8970 §3, with its LAZY modifier):
 //!
 //! ```text
 //! fetch = "FETCH" SP (sequence-set / "$") SP ("ALL" / "FULL" / "FAST" / fetch-att /
 //!         "(" fetch-att *(SP fetch-att) ")") [SP "(" fetch-modifier *(SP fetch-modifier) ")"]
 //! ```
 //!
-//! The items are imap-types' values, which `commands/fetch` takes; SAVEDATE, which imap-types
-//! lacks, is a flag of its own.
+//! The items are imap-types' values, which `commands/fetch` takes; SAVEDATE and PREVIEW, which
+//! imap-types lacks, are [`Extras`].
 
 use std::num::{NonZeroU32, NonZeroU64};
 
@@ -23,33 +24,44 @@ use super::sequence::{Messages, messages, number, parse_number};
 /// Items one FETCH may ask for.
 pub const MAX_ITEMS: usize = 100;
 
+/// The items imap-types has no value for; they are written after the others.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// SAVEDATE (RFC 8514 §4.3).
+    pub save_date: bool,
+    /// PREVIEW (RFC 8970 §3); LAZY changes nothing here, as every preview is kept ready.
+    pub preview: bool,
+}
+
+impl Extras {
+    fn any(self) -> bool {
+        self.save_date || self.preview
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchCommand {
     pub uid: bool,
     pub messages: Messages,
     pub items: MacroOrMessageDataItemNames<'static>,
-    /// SAVEDATE was asked for (RFC 8514 §4.3).
-    pub save_date: bool,
+    pub extras: Extras,
     pub modifiers: Vec<FetchModifier>,
 }
 
 /// The arguments after `FETCH`. Err is the text for `BAD`.
 pub fn parse(cursor: &mut Cursor<'_>, uid: bool) -> Result<FetchCommand, &'static str> {
     let messages = messages(cursor)?;
-    let mut save_date = false;
+    let mut extras = Extras::default();
     let items = if cursor.open() {
         let mut items = Vec::new();
         while !cursor.close() {
             let atom = cursor.atom().ok_or("Unterminated FETCH item list")?;
-            match item(atom)? {
-                Some(item) => items.push(item),
-                None => save_date = true,
-            }
+            items.extend(item(cursor, atom, &mut extras)?);
             if items.len() > MAX_ITEMS {
                 return Err("Too many FETCH items");
             }
         }
-        if items.is_empty() && !save_date {
+        if items.is_empty() && !extras.any() {
             return Err("An empty FETCH item list");
         }
         MacroOrMessageDataItemNames::MessageDataItemNames(items)
@@ -59,13 +71,10 @@ pub fn parse(cursor: &mut Cursor<'_>, uid: bool) -> Result<FetchCommand, &'stati
             b"ALL" => MacroOrMessageDataItemNames::Macro(Macro::All),
             b"FAST" => MacroOrMessageDataItemNames::Macro(Macro::Fast),
             b"FULL" => MacroOrMessageDataItemNames::Macro(Macro::Full),
-            _ => match item(atom)? {
-                Some(item) => MacroOrMessageDataItemNames::MessageDataItemNames(vec![item]),
-                None => {
-                    save_date = true;
-                    MacroOrMessageDataItemNames::MessageDataItemNames(Vec::new())
-                }
-            },
+            _ => {
+                let item = item(cursor, atom, &mut extras)?;
+                MacroOrMessageDataItemNames::MessageDataItemNames(item.into_iter().collect())
+            }
         }
     };
     let modifiers = if cursor.open() {
@@ -80,7 +89,7 @@ pub fn parse(cursor: &mut Cursor<'_>, uid: bool) -> Result<FetchCommand, &'stati
         uid,
         messages,
         items,
-        save_date,
+        extras,
         modifiers,
     })
 }
@@ -101,12 +110,31 @@ fn modifiers(cursor: &mut Cursor<'_>) -> Result<Vec<FetchModifier>, &'static str
     Ok(out)
 }
 
-/// One fetch-att; None is SAVEDATE.
-fn item(atom: &[u8]) -> Result<Option<MessageDataItemName<'static>>, &'static str> {
+/// One fetch-att; None for the [`Extras`], which it sets.
+fn item(
+    cursor: &mut Cursor<'_>,
+    atom: &[u8],
+    extras: &mut Extras,
+) -> Result<Option<MessageDataItemName<'static>>, &'static str> {
     use MessageDataItemName as I;
     let upper = atom.to_ascii_uppercase();
     let simple = match upper.as_slice() {
-        b"SAVEDATE" => return Ok(None),
+        b"SAVEDATE" => {
+            extras.save_date = true;
+            return Ok(None);
+        }
+        b"PREVIEW" => {
+            extras.preview = true;
+            // RFC 8970 §3: `PREVIEW (LAZY)`.
+            if cursor.opens_with("LAZY") {
+                cursor.open();
+                while cursor.keyword("LAZY") {}
+                if !cursor.close() {
+                    return Err("Unknown PREVIEW modifier");
+                }
+            }
+            return Ok(None);
+        }
         b"UID" => Some(I::Uid),
         b"FLAGS" => Some(I::Flags),
         b"INTERNALDATE" => Some(I::InternalDate),
@@ -322,11 +350,11 @@ mod tests {
     #[test]
     fn savedate_saved_result_macros_and_modifiers() {
         let got = fetch(b"a UID FETCH $ (FLAGS SAVEDATE) (CHANGEDSINCE 4 VANISHED)\r\n").unwrap();
-        assert!(got.uid && got.save_date);
+        assert!(got.uid && got.extras.save_date && !got.extras.preview);
         assert_eq!(got.messages, Messages::Saved);
         assert_eq!(got.modifiers.len(), 2);
         let alone = fetch(b"a FETCH 1 SAVEDATE\r\n").unwrap();
-        assert!(alone.save_date);
+        assert!(alone.extras.save_date);
         assert_eq!(
             alone.items,
             MacroOrMessageDataItemNames::MessageDataItemNames(vec![])
@@ -338,6 +366,23 @@ mod tests {
             items(b"a FETCH 1 (BODY.PEEK[HEADER.FIELDS (SAVEDATE)])\r\n").len(),
             1
         );
+    }
+
+    #[test]
+    fn preview_with_and_without_lazy() {
+        for command in [
+            &b"a FETCH 1 (UID PREVIEW (LAZY) FLAGS)\r\n"[..],
+            b"a FETCH 1 PREVIEW (lazy)\r\n",
+            b"a FETCH 1 (PREVIEW)\r\n",
+        ] {
+            let got = fetch(command).unwrap();
+            assert!(got.extras.preview, "{}", String::from_utf8_lossy(command));
+            assert!(got.modifiers.is_empty());
+        }
+        // After a lone PREVIEW, a list that does not start with LAZY is the FETCH modifiers.
+        let got = fetch(b"a FETCH 1 PREVIEW (CHANGEDSINCE 3)\r\n").unwrap();
+        assert_eq!(got.modifiers.len(), 1);
+        assert!(fetch(b"a FETCH 1 (PREVIEW (LAZY FOO))\r\n").is_err());
     }
 
     #[test]

@@ -107,6 +107,15 @@ impl<'a> Cursor<'a> {
         self.tokens.get(self.at).copied()
     }
 
+    /// True when the next tokens are `(` and the atom `word`, in any case (nothing is taken).
+    pub fn opens_with(&self, word: &str) -> bool {
+        let open = self.peek().is_some_and(|t| t.kind == Kind::Open);
+        let next = self.tokens.get(self.at + 1).copied();
+        open && next.is_some_and(|t| {
+            t.kind == Kind::Atom && self.bytes(t).eq_ignore_ascii_case(word.as_bytes())
+        })
+    }
+
     fn bytes(&self, token: Token) -> &'a [u8] {
         &self.command[token.start..token.end]
     }

@@ -28,6 +28,23 @@ pub async fn account_and_inbox(
     (account, inbox)
 }
 
+/// Delivers `raw` to the test account's INBOX, as the MX would.
+#[allow(dead_code)]
+pub async fn deliver_to_inbox(store: &SqliteStore, raw: impl Into<bytes::Bytes>) {
+    let (account, inbox) = account_and_inbox(store).await;
+    let target = tern_store::AppendTarget {
+        account: account.id,
+        mailbox: inbox.id,
+        flags: tern_store::Flags::NONE,
+        keywords: Vec::new(),
+    };
+    let delivered = store
+        .deliver(raw.into(), 1_700_000_000, vec![target])
+        .await
+        .unwrap();
+    assert!(delivered[0].is_ok());
+}
+
 /// Serves IMAP on an ephemeral loopback port; a session that panics aborts the test binary.
 pub async fn server() -> (SocketAddr, tempfile::TempDir, Arc<SqliteStore>) {
     tern_net::install_crypto_provider();

@@ -23,6 +23,7 @@ use self::content::{ContentError, MessageBlob, OpenBlob, Source};
 use self::plan::FetchPlan;
 use crate::response::fetch::{Content, EnvelopeSource, FetchResponse, Segment};
 use crate::session::{Fatal, Reply, Session, store_error};
+use crate::syntax::fetch::Extras;
 use crate::view::Entry;
 use crate::wire;
 
@@ -79,9 +80,9 @@ impl Session {
         items: &MacroOrMessageDataItemNames<'_>,
         by_uid: bool,
         modifiers: &[FetchModifier],
-        save_date: bool,
+        extras: Extras,
     ) -> Result<Reply, Fatal> {
-        let plan = FetchPlan::new(items, by_uid, modifiers, save_date, self.qresync);
+        let plan = FetchPlan::new(items, by_uid, modifiers, extras, self.qresync);
         let plan = match plan {
             Ok(plan) => plan,
             Err(reply) => return Ok(reply),
@@ -276,7 +277,7 @@ impl Session {
             summary: found,
             envelope,
         };
-        let segments = match write_message(message, items, plan.save_date, blob.as_mut()).await {
+        let segments = match write_message(message, items, plan.extras, blob.as_mut()).await {
             Ok(segments) => segments,
             Err(ContentError::Gone) => return Ok(Written::Gone),
             Err(ContentError::UnknownEncoding) => {
@@ -352,7 +353,7 @@ struct Message<'a> {
 async fn write_message(
     message: Message<'_>,
     items: &[MessageDataItemName<'_>],
-    save_date: bool,
+    extras: Extras,
     mut blob: Option<&mut MessageBlob<'_>>,
 ) -> Result<Vec<Segment>, ContentError> {
     use MessageDataItemName as I;
@@ -383,8 +384,11 @@ async fn write_message(
             }
         }
     }
-    if save_date {
+    if extras.save_date {
         response.save_date(entry.save_date);
+    }
+    if extras.preview {
+        response.preview(summary.map(|s| s.summary.preview.as_str()));
     }
     Ok(response.finish())
 }

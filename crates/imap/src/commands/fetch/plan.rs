@@ -6,6 +6,7 @@ use imap_codec::imap_types::command::FetchModifier;
 use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName};
 
 use crate::session::Reply;
+use crate::syntax::fetch::Extras;
 
 /// What the store must give for each message, beyond the view's entry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,8 +25,8 @@ pub struct FetchPlan<'a> {
     pub items: Vec<MessageDataItemName<'a>>,
     /// The items with FLAGS added, for a message this FETCH marked `\Seen` (RFC 9051 §6.4.5).
     pub items_with_flags: Vec<MessageDataItemName<'a>>,
-    /// SAVEDATE (RFC 8514 §4.3), which imap-codec does not parse.
-    pub save_date: bool,
+    /// SAVEDATE and PREVIEW, written after the items.
+    pub extras: Extras,
     pub changed_since: Option<u64>,
     pub vanished: bool,
     /// The items turn CONDSTORE on (RFC 7162 §3.1).
@@ -41,7 +42,7 @@ impl<'a> FetchPlan<'a> {
         items: &'a MacroOrMessageDataItemNames<'a>,
         by_uid: bool,
         modifiers: &[FetchModifier],
-        save_date: bool,
+        extras: Extras,
         qresync: bool,
     ) -> Result<FetchPlan<'a>, Reply> {
         let mut items: Vec<MessageDataItemName<'a>> = match items {
@@ -74,12 +75,17 @@ impl<'a> FetchPlan<'a> {
         if !items.contains(&MessageDataItemName::Flags) {
             items_with_flags.push(MessageDataItemName::Flags);
         }
-        let needs = needs(&items);
+        let mut needs = needs(&items);
+        // The preview is kept in the summary (RFC 8970 §3).
+        if extras.preview {
+            needs.summary = true;
+            needs.envelope_only = false;
+        }
         let sets_seen = items.iter().any(sets_seen);
         Ok(FetchPlan {
             items,
             items_with_flags,
-            save_date,
+            extras,
             changed_since,
             vanished,
             enables_condstore,
@@ -133,7 +139,7 @@ mod tests {
             MessageDataItemName::Flags,
             MessageDataItemName::ModSeq,
         ]);
-        let plan = FetchPlan::new(&items, true, &[], false, false).unwrap();
+        let plan = FetchPlan::new(&items, true, &[], Extras::default(), false).unwrap();
         assert_eq!(plan.items[0], MessageDataItemName::Uid);
         assert!(plan.enables_condstore);
         assert_eq!(plan.needs, Needs::default());
@@ -146,12 +152,23 @@ mod tests {
             &MacroOrMessageDataItemNames::Macro(Macro::All),
             false,
             &[],
-            false,
+            Extras::default(),
             false,
         )
         .unwrap();
         assert!(plan.needs.envelope_only && !plan.needs.summary);
         assert_eq!(plan.items_with_flags, plan.items, "ALL has FLAGS already");
+    }
+
+    #[test]
+    fn preview_needs_the_summary() {
+        let items = MacroOrMessageDataItemNames::Macro(Macro::All);
+        let extras = Extras {
+            preview: true,
+            ..Extras::default()
+        };
+        let plan = FetchPlan::new(&items, false, &[], extras, false).unwrap();
+        assert!(plan.needs.summary && !plan.needs.envelope_only);
     }
 
     #[test]
@@ -161,7 +178,7 @@ mod tests {
             FetchModifier::ChangedSince(std::num::NonZeroU64::new(5).unwrap()),
             FetchModifier::Vanished,
         ];
-        assert!(FetchPlan::new(&items, true, &modifiers, false, false).is_err());
-        assert!(FetchPlan::new(&items, true, &modifiers, false, true).is_ok());
+        assert!(FetchPlan::new(&items, true, &modifiers, Extras::default(), false).is_err());
+        assert!(FetchPlan::new(&items, true, &modifiers, Extras::default(), true).is_ok());
     }
 }
