@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 
-PASSWORD = "benchpass"
+from imap_load import PASSWORD
 
 
 def descendants(pid):

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use imap_codec::CommandCodec;
 use imap_codec::decode::Decoder;
 use imap_codec::imap_types::command::{Command, CommandBody};
-use imap_codec::imap_types::flag::Flag;
 use imap_codec::imap_types::mailbox::Mailbox;
 use imap_codec::imap_types::sequence::SequenceSet;
 use tern_net::{Connection, MaybeTlsStream};
@@ -265,13 +264,13 @@ impl Session {
             };
             let flow = match syntax::parse(&command) {
                 Some(Ok(parsed)) => {
-                    tracing::debug!(tag = parsed.tag, "typed command");
-                    let tag = parsed.tag.clone();
-                    (tag, self.dispatch_typed(&parsed.tag, parsed.command).await?)
+                    let syntax::Parsed { tag, command } = parsed;
+                    tracing::debug!(tag, "typed command");
+                    let flow = self.dispatch_typed(&tag, command).await?;
+                    (tag, flow)
                 }
                 Some(Err(malformed)) => {
-                    let tag = malformed.tag.as_deref().unwrap_or("*");
-                    self.tagged(tag, Status::Bad, malformed.text);
+                    self.tagged(&malformed.tag, Status::Bad, malformed.text);
                     continue;
                 }
                 None => match self.parse_and_dispatch(&command).await? {
@@ -365,19 +364,11 @@ impl Session {
             }
             Typed::Store(store) => {
                 let set = self.message_set(&store.messages, store.uid);
-                let flags: Result<Vec<Flag<'_>>, _> = store
-                    .flags
-                    .iter()
-                    .map(|f| Flag::try_from(f.as_str()))
-                    .collect();
-                let Ok(flags) = flags else {
-                    return Ok(Reply::bad("Invalid flag in STORE"));
-                };
                 self.store_flags(
                     &set,
                     &store.kind,
                     &store.response,
-                    &flags,
+                    &store.flags,
                     store.uid,
                     store.unchanged_since,
                 )

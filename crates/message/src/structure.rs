@@ -117,6 +117,21 @@ impl Part {
         slice(raw, self.body_start, self.body_end)
     }
 
+    /// Whether the body is stored as it is meant (7bit, 8bit, binary: RFC 2045 §6.2), so that
+    /// undoing its transfer encoding changes nothing.
+    pub fn has_identity_encoding(&self) -> bool {
+        is_identity_encoding(&self.encoding)
+    }
+
+    /// Whether a leaf at or below this part holds NUL (see [`Part::reencoded`]).
+    pub fn holds_nul(&self) -> bool {
+        match &self.kind {
+            PartKind::Leaf => self.reencoded.is_some(),
+            PartKind::Multipart(children) => children.iter().any(Part::holds_nul),
+            PartKind::Message { body, .. } => body.holds_nul(),
+        }
+    }
+
     /// The value of Content-Type parameter `name` (case-insensitive).
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use imap_codec::imap_types::flag::Flag;
 use tern_store::{AppendItem, AppendTarget, Flags, MailboxId};
 
 use crate::commands::store::split_flags;
@@ -22,13 +21,7 @@ struct NewMessage {
 
 impl NewMessage {
     fn new(message: AppendMessage) -> Result<NewMessage, Reply> {
-        let flags: Vec<Flag<'_>> = message
-            .flags
-            .iter()
-            .map(|f| Flag::try_from(f.as_str()))
-            .collect::<Result<_, _>>()
-            .map_err(|_| Reply::bad("Invalid flag in APPEND"))?;
-        let (flags, keywords) = split_flags(&flags)?;
+        let (flags, keywords) = split_flags(&message.flags)?;
         if message.raw.is_empty() {
             return Err(Reply::no("Empty message").code("CANNOT"));
         }

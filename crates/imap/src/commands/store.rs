@@ -18,7 +18,7 @@ impl Session {
         set: &SequenceSet,
         kind: &StoreType,
         response: &StoreResponse,
-        flags: &[Flag<'_>],
+        flags: &[String],
         by_uid: bool,
         unchanged_since: Option<u64>,
     ) -> Reply {
@@ -98,10 +98,11 @@ impl Session {
 }
 
 /// System flags as bits and keywords as names; `\Recent` and unknown `\X` flags are refused.
-pub fn split_flags(flags: &[Flag<'_>]) -> Result<(Flags, Vec<String>), Reply> {
+pub fn split_flags(flags: &[String]) -> Result<(Flags, Vec<String>), Reply> {
     let mut system = Flags::NONE;
     let mut keywords: Vec<String> = Vec::new();
-    for flag in flags {
+    for name in flags {
+        let flag = Flag::try_from(name.as_str()).map_err(|_| Reply::bad("Invalid flag"))?;
         match flag {
             Flag::Seen => system = system.union(Flags::SEEN),
             Flag::Answered => system = system.union(Flags::ANSWERED),

@@ -46,13 +46,11 @@ pub fn parse(cursor: &mut Cursor<'_>) -> Result<AppendCommand, &'static str> {
 }
 
 fn message(cursor: &mut Cursor<'_>) -> Result<AppendMessage, &'static str> {
-    let mut flags = Vec::new();
-    if cursor.open() {
-        while !cursor.close() {
-            let flag = cursor.atom().ok_or("Unterminated APPEND flag list")?;
-            flags.push(String::from_utf8_lossy(flag).into_owned());
-        }
-    }
+    let flags = if cursor.open() {
+        cursor.atoms_to_close("Unterminated APPEND flag list")?
+    } else {
+        Vec::new()
+    };
     let internal_date = match cursor.quoted() {
         Some(text) => Some(date_time(&text).ok_or("Invalid APPEND date-time")?),
         None => None,

@@ -31,10 +31,7 @@ pub fn parse(cursor: &mut Cursor<'_>) -> Result<CreateCommand, &'static str> {
             if !cursor.open() {
                 return Err("USE needs a parenthesized list");
             }
-            while !cursor.close() {
-                let attribute = cursor.atom().ok_or("Unterminated USE list")?;
-                uses.push(String::from_utf8_lossy(attribute).into_owned());
-            }
+            uses.extend(cursor.atoms_to_close("Unterminated USE list")?);
         }
     }
     if !cursor.at_end() {

@@ -40,10 +40,10 @@ pub enum Typed {
     UidExpunge(sequence::Messages),
 }
 
-/// A command of ours that is malformed: its tag (when it had one) and the text for `BAD`.
+/// A command of ours that is malformed: its tag and the text for `BAD`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Malformed {
-    pub tag: Option<String>,
+    pub tag: String,
     pub text: &'static str,
 }
 
@@ -79,10 +79,7 @@ pub fn parse(command: &[u8]) -> Option<Result<Parsed, Malformed>> {
     };
     Some(match parsed {
         Ok(command) => Ok(Parsed { tag, command }),
-        Err(text) => Err(Malformed {
-            tag: Some(tag),
-            text,
-        }),
+        Err(text) => Err(Malformed { tag, text }),
     })
 }
 
@@ -135,6 +132,19 @@ impl<'a> Cursor<'a> {
         });
         self.at += usize::from(is);
         is
+    }
+
+    /// After `(`: the atoms up to `)`, as text; `unterminated` is the error without a `)`.
+    pub fn atoms_to_close(
+        &mut self,
+        unterminated: &'static str,
+    ) -> Result<Vec<String>, &'static str> {
+        let mut atoms = Vec::new();
+        while !self.close() {
+            let atom = self.atom().ok_or(unterminated)?;
+            atoms.push(String::from_utf8_lossy(atom).into_owned());
+        }
+        Ok(atoms)
     }
 
     /// True (and steps over it) when the next token is `(`.

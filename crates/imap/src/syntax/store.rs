@@ -46,21 +46,19 @@ pub fn parse(cursor: &mut Cursor<'_>, uid: bool) -> Result<StoreCommand, &'stati
         b"FLAGS.SILENT" => StoreResponse::Silent,
         _ => return Err("STORE needs FLAGS, +FLAGS or -FLAGS"),
     };
-    let mut flags = Vec::new();
-    let listed = cursor.open();
-    loop {
-        if listed && cursor.close() {
-            break;
+    let flags = if cursor.open() {
+        cursor.atoms_to_close("Unterminated flag list")?
+    } else {
+        // `flag *(SP flag)`: the atoms to the end.
+        let mut flags = Vec::new();
+        while let Some(flag) = cursor.atom() {
+            flags.push(String::from_utf8_lossy(flag).into_owned());
         }
-        match cursor.atom() {
-            Some(flag) => flags.push(String::from_utf8_lossy(flag).into_owned()),
-            None if listed => return Err("Unterminated flag list"),
-            None => break,
+        if flags.is_empty() {
+            return Err("STORE needs flags");
         }
-    }
-    if !listed && flags.is_empty() {
-        return Err("STORE needs flags");
-    }
+        flags
+    };
     if !cursor.at_end() {
         return Err("Unexpected text after the STORE arguments");
     }

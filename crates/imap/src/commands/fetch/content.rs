@@ -123,16 +123,15 @@ pub fn binary_source(root: &Part, section: &[std::num::NonZeroU32]) -> (Source, 
     if section.is_empty() {
         return (
             Source::Raw(root.header_start..root.body_end),
-            holds_nul(root),
+            root.holds_nul(),
         );
     }
     let path: Vec<u32> = section.iter().map(|n| n.get()).collect();
     let Some(part) = root.section(&path) else {
         return (Source::Missing, false);
     };
-    let identity = matches!(part.encoding.as_str(), "7bit" | "8bit" | "binary" | "");
     match part.kind {
-        PartKind::Leaf if !identity => (
+        PartKind::Leaf if !part.has_identity_encoding() => (
             Source::Decoded {
                 body: body_of(part),
                 encoding: part.encoding.clone(),
@@ -140,16 +139,7 @@ pub fn binary_source(root: &Part, section: &[std::num::NonZeroU32]) -> (Source, 
             true,
         ),
         // Containers carry no transfer encoding of their own to undo.
-        _ => (Source::Raw(body_of(part)), holds_nul(part)),
-    }
-}
-
-/// Whether a part's leaves hold NUL (known from the summary: see `Part::reencoded`).
-fn holds_nul(part: &Part) -> bool {
-    match &part.kind {
-        PartKind::Leaf => part.reencoded.is_some(),
-        PartKind::Multipart(children) => children.iter().any(holds_nul),
-        PartKind::Message { body, .. } => holds_nul(body),
+        _ => (Source::Raw(body_of(part)), part.holds_nul()),
     }
 }
 
